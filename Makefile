@@ -1,0 +1,61 @@
+# CareOps: `make run` brings the app up with demo data; `make test` installs and runs the suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+# The suite runs against the real PostgreSQL and Redis on this machine.
+TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/careops \
+	REDIS_URL=redis://127.0.0.1:6379/15 \
+	SECRET_KEY=test-secret-key-test-secret-key-test-secret-key-0123456789 \
+	DEBUG=false SECURE_SSL_REDIRECT=false STATIC_MANIFEST=false LOG_LEVEL=WARNING
+
+.PHONY: run test lint format install services browser migrate bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+.env:
+	@sed "s|^SECRET_KEY=.*|SECRET_KEY=$$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')|" .env.example > .env
+	@echo "Wrote .env from .env.example (the quickstart: SQLite, filesystem broker, console email)."
+
+migrate: install .env
+	$(BIN)/python manage.py migrate --no-input
+
+run: migrate
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  CareOps is starting on http://localhost:$(PORT)/"
+	@echo "  Sign in as owner@demo.careops.test or staff@demo.careops.test, password demo-password-1234"
+	@echo "  API docs: http://localhost:$(PORT)/api/v1/docs/   Admin: http://localhost:$(PORT)/admin/"
+	@echo ""
+	PORT=$(PORT) $(BIN)/honcho start -f Procfile.dev
+
+services:
+	@scripts/ensure-services.sh
+
+browser:
+	@scripts/ensure-browser.sh
+
+test: install services browser
+	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var staticfiles test-artifacts .pytest_cache .ruff_cache

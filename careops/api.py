@@ -1,0 +1,39 @@
+"""The REST API under /api/v1/: one router, plus the auth endpoints and the schema."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from workspaces import api as workspaces_api
+
+router = SimpleRouter(trailing_slash=False)
+router.register("workspaces", workspaces_api.WorkspaceViewSet, basename="workspace")
+router.register(
+    r"workspaces/(?P<workspace_pk>[0-9]+)/invitations",
+    workspaces_api.InvitationViewSet,
+    basename="workspace-invitation",
+)
+router.register(
+    r"workspaces/(?P<workspace_pk>[0-9]+)/memberships",
+    workspaces_api.MembershipViewSet,
+    basename="workspace-membership",
+)
+
+urlpatterns = [
+    path("auth/register", workspaces_api.RegisterView.as_view(), name="auth-register"),
+    path("auth/login", workspaces_api.LoginView.as_view(), name="auth-login"),
+    path("auth/refresh", workspaces_api.RefreshView.as_view(), name="auth-refresh"),
+    path("auth/logout", workspaces_api.LogoutView.as_view(), name="auth-logout"),
+    path("auth/me", workspaces_api.MeView.as_view(), name="auth-me"),
+    path(
+        "invitations/accept",
+        workspaces_api.InvitationAcceptView.as_view(),
+        name="invitation-accept-api",
+    ),
+    *router.urls,
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

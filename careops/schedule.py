@@ -1,0 +1,24 @@
+"""Periodic tasks, registered with django-celery-beat's database scheduler after `migrate`.
+
+Nothing is scheduled by hand in the admin: this table is the source of truth, and
+`manage.py migrate` (post_migrate) brings the database in line with it.
+"""
+
+from __future__ import annotations
+
+PERIODIC_TASKS: dict[str, dict] = {
+    # name: task path, period in seconds
+    "invitations: send unsent": {"task": "workspaces.tasks.invitations_send_unsent", "every": 300},
+}
+
+
+def sync_periodic_tasks() -> None:
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    for name, spec in PERIODIC_TASKS.items():
+        interval, _ = IntervalSchedule.objects.get_or_create(
+            every=spec["every"], period=IntervalSchedule.SECONDS
+        )
+        PeriodicTask.objects.update_or_create(
+            name=name, defaults={"task": spec["task"], "interval": interval, "enabled": True}
+        )

@@ -1,0 +1,192 @@
+"""The workspace context: which workspace a request acts on, and what the caller may do there.
+
+How the workspace is chosen, in order:
+1. the URL, for routes under /workspaces/{workspace_pk}/ (and /workspaces/{id} itself);
+2. the `X-Workspace-ID` header (API) or the workspace switcher's choice in the session (pages);
+3. the caller's only membership, when there is exactly one (pages: the oldest membership).
+
+The caller must be a member of that workspace; otherwise it is "not found", whether the
+workspace exists or not. Role rules (owner vs staff) are checked here and nowhere else: views
+name the actions that need an owner, and this module enforces it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+from django.shortcuts import redirect
+from rest_framework.permissions import BasePermission
+
+from careops.errors import Forbidden, NotFound, WorkspaceRequired
+from workspaces.models import Membership
+
+if TYPE_CHECKING:
+    from workspaces.models import Workspace
+
+WORKSPACE_HEADER = "X-Workspace-ID"
+SESSION_KEY = "careops_workspace_id"
+OWNER_ONLY_MESSAGE = "Only an owner of this workspace may do this."
+
+
+def access_workspace(user, workspace_id: Any) -> Membership:
+    """The user's membership of that workspace, or NotFound: never confirms that it exists."""
+    try:
+        workspace_pk = int(workspace_id)
+    except (TypeError, ValueError):
+        raise NotFound("Workspace not found.") from None
+    membership = (
+        Membership.objects.select_related("workspace")
+        .filter(user=user, workspace_id=workspace_pk)
+        .first()
+    )
+    if membership is None:
+        raise NotFound("Workspace not found.")
+    return membership
+
+
+def _bind(request: HttpRequest, membership: Membership) -> Membership:
+    request.membership = membership
+    request.workspace = membership.workspace
+    structlog.contextvars.bind_contextvars(
+        workspace_id=membership.workspace_id, user_id=membership.user_id
+    )
+    return membership
+
+
+def request_membership(
+    request: HttpRequest, *, workspace_id: Any = None, from_session: bool = False
+) -> Membership:
+    """Resolve and remember the caller's membership for this request (see the module doc)."""
+    cached = getattr(request, "membership", None)
+    if cached is not None and (
+        workspace_id is None or str(cached.workspace_id) == str(workspace_id)
+    ):
+        return cached
+    user = request.user
+    if workspace_id is None:
+        workspace_id = request.headers.get(WORKSPACE_HEADER)
+    if workspace_id is None and from_session:
+        workspace_id = request.session.get(SESSION_KEY)
+    if workspace_id is not None:
+        return _bind(request, access_workspace(user, workspace_id))
+    memberships = list(Membership.objects.select_related("workspace").filter(user=user)[:2])
+    if len(memberships) == 1:
+        return _bind(request, memberships[0])
+    if not memberships:
+        raise NotFound("You do not belong to any workspace yet.")
+    raise WorkspaceRequired()
+
+
+def requires_owner(view: Any, request: HttpRequest) -> bool:
+    owner_actions = getattr(view, "owner_actions", ())
+    action = getattr(view, "action", None) or request.method.lower()
+    return "*" in owner_actions or action in owner_actions
+
+
+class WorkspaceAccess(BasePermission):
+    """The caller belongs to the request's workspace; owners only for the view's owner_actions.
+
+    Views declare `owner_actions` (viewset action names, HTTP method names, or "*"), and
+    `workspace_free_actions` for actions that act on no one workspace (listing your workspaces,
+    creating one). The workspace id is read from the URL kwarg `workspace_url_kwarg`
+    (default `workspace_pk`) when the route has one.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        if getattr(view, "action", None) in getattr(view, "workspace_free_actions", ()):
+            return True
+        kwarg = getattr(view, "workspace_url_kwarg", "workspace_pk")
+        membership = request_membership(request, workspace_id=view.kwargs.get(kwarg))
+        # DRF's Request proxies attribute reads to the HttpRequest, but not writes.
+        request.workspace, request.membership = membership.workspace, membership
+        if requires_owner(view, request) and not membership.is_owner:
+            raise Forbidden(OWNER_ONLY_MESSAGE)
+        return True
+
+
+class WorkspaceViewSetMixin:
+    """API viewsets acting in the request's workspace: subclasses define `scoped_queryset()`.
+
+    `queryset` names the model (as `Model.objects.none()`) for schema generation, which calls
+    get_queryset() with no signed-in user and no workspace.
+    """
+
+    permission_classes = [WorkspaceAccess]
+    owner_actions: tuple[str, ...] = ()
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return self.scoped_queryset()
+
+    def scoped_queryset(self):
+        raise NotImplementedError
+
+
+# --- Pages ----------------------------------------------------------------------------------
+
+
+def page_membership(request: HttpRequest) -> Membership | None:
+    """The page's workspace: the switcher's choice, else the user's oldest membership."""
+    try:
+        return request_membership(request, from_session=True)
+    except WorkspaceRequired:
+        membership = (
+            Membership.objects.select_related("workspace")
+            .filter(user=request.user)
+            .order_by("created_at", "pk")
+            .first()
+        )
+        request.session[SESSION_KEY] = membership.workspace_id
+        return _bind(request, membership)
+    except NotFound:
+        # The session named a workspace the user has since left: forget it and start over.
+        if request.session.pop(SESSION_KEY, None) is not None:
+            return page_membership(request)
+        return None
+
+
+class WorkspacePageMixin(LoginRequiredMixin):
+    """A dashboard page: signed in, in a workspace; `owner_only` pages refuse staff (403)."""
+
+    owner_only = False
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        membership = page_membership(request)
+        if membership is None:
+            return redirect("workspace-new")
+        if self.owner_only and not membership.is_owner:
+            raise PermissionDenied(OWNER_ONLY_MESSAGE)
+        return super().dispatch(request, *args, **kwargs)
+
+
+def switch_workspace(request: HttpRequest, workspace_id: Any) -> Workspace:
+    """Make another of the user's workspaces the one the pages show."""
+    try:
+        membership = access_workspace(request.user, workspace_id)
+    except NotFound:
+        raise Http404("Workspace not found.") from None
+    request.session[SESSION_KEY] = membership.workspace_id
+    return membership.workspace
+
+
+def workspace_context_processor(request: HttpRequest) -> dict[str, Any]:
+    """The current workspace and the switcher's list, for the base layout."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "current_membership": getattr(request, "membership", None),
+        "current_workspace": getattr(request, "workspace", None),
+        "switcher_memberships": Membership.objects.select_related("workspace")
+        .filter(user=user)
+        .order_by("workspace__name"),
+    }

@@ -1,0 +1,42 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from careops import health
+from careops.views import DashboardView
+from workspaces import views as workspace_views
+from workspaces.forms import EmailAuthenticationForm
+
+admin.site.site_header = "CareOps support"
+admin.site.site_title = "CareOps support"
+
+handler400 = "careops.errors.handler400"
+handler403 = "careops.errors.handler403"
+handler404 = "careops.errors.handler404"
+handler500 = "careops.errors.handler500"
+
+urlpatterns = [
+    path("", DashboardView.as_view(), name="dashboard"),
+    path("health", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("api/v1/", include("careops.api")),
+    path("admin/", admin.site.urls),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            authentication_form=EmailAuthenticationForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("signup/", workspace_views.signup, name="signup"),
+    path("workspaces/new/", workspace_views.workspace_new, name="workspace-new"),
+    path("workspaces/switch/", workspace_views.workspace_switch, name="workspace-switch"),
+    path("invitations/<str:token>/", workspace_views.invitation_accept, name="invitation-accept"),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,19 @@
+"""The dashboard home. Later issues fill its panels from each app's selectors."""
+
+from __future__ import annotations
+
+from django.views.generic import TemplateView
+
+from careops.tenancy import WorkspacePageMixin
+from workspaces.onboarding import onboarding_status
+
+
+class DashboardView(WorkspacePageMixin, TemplateView):
+    template_name = "dashboard/home.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        membership = self.request.membership
+        if membership.is_owner and not membership.workspace.is_active:
+            context["onboarding_steps"] = onboarding_status(membership.workspace)
+        return context

@@ -1,0 +1,72 @@
+"""Fixtures shared by every app's tests: an owner and a staff member of workspace A, and an
+outsider who owns workspace B, each with an API client signed in through a real JWT."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from workspaces.models import Membership
+from workspaces.tests.factories import MembershipFactory, WorkspaceFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the (Redis) cache; each test starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def workspace_a(db):
+    return WorkspaceFactory(name="Alpha Clinic", slug="alpha-clinic")
+
+
+@pytest.fixture
+def workspace_b(db):
+    return WorkspaceFactory(name="Bravo Salon", slug="bravo-salon")
+
+
+@pytest.fixture
+def owner(workspace_a):
+    return MembershipFactory(workspace=workspace_a, role=Membership.Role.OWNER).user
+
+
+@pytest.fixture
+def staff(workspace_a):
+    return MembershipFactory(workspace=workspace_a, role=Membership.Role.STAFF).user
+
+
+@pytest.fixture
+def outsider(workspace_b):
+    return MembershipFactory(workspace=workspace_b, role=Membership.Role.OWNER).user
+
+
+def api_client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+@pytest.fixture
+def owner_api(owner):
+    return api_client_for(owner)
+
+
+@pytest.fixture
+def staff_api(staff):
+    return api_client_for(staff)
+
+
+@pytest.fixture
+def outsider_api(outsider):
+    return api_client_for(outsider)
+
+
+@pytest.fixture
+def anon_api():
+    return APIClient()
