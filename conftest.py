@@ -8,8 +8,23 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from careops.celery import app as celery_app
 from workspaces.models import Membership
 from workspaces.tests.factories import MembershipFactory, WorkspaceFactory
+
+
+@pytest.fixture(autouse=True)
+def _celery_eager(request):
+    """Queued tasks run inline, where they are queued, in ordinary tests. Tests marked
+    `real_worker` publish to the real broker and a real worker process runs them."""
+    if request.node.get_closest_marker("real_worker"):
+        yield
+        return
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_eager_propagates = False
 
 
 @pytest.fixture(autouse=True)

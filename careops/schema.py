@@ -51,6 +51,7 @@ class AutoSchema(BaseAutoSchema):
     def get_override_parameters(self):
         params = list(super().get_override_parameters())
         kwarg = getattr(self.view, "workspace_url_kwarg", "workspace_pk")
+        kwarg = "id" if kwarg == "pk" else kwarg  # spectacular writes {pk} as {id}
         if self._uses_workspace_context() and "{" + kwarg + "}" not in self.path:
             params.append(
                 OpenApiParameter(
