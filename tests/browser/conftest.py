@@ -18,13 +18,21 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"report_{report.when}", report)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One chromium per test module.
+
+    Playwright's sync API keeps an event loop running in the test thread while it lives, and
+    Django refuses ORM calls under a running loop unless DJANGO_ALLOW_ASYNC_UNSAFE is set. The
+    calls made here are plain synchronous ones, so the module allows them, from before the
+    loop starts until after the last test's database teardown, and never beyond the module.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
@@ -35,10 +43,7 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, request, monkeypatch):
-    # Playwright's sync API runs an event loop in the test thread; the ORM calls the test makes
-    # there are still plain synchronous calls. Only for this test, never for the process.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def page(browser, request):
     context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
     page = context.new_page()
     page.set_default_timeout(10_000)
