@@ -30,6 +30,13 @@ def _add_errors(form, error: DomainError) -> None:
         form.add_error(None, error.message)
 
 
+def _sign_in_to(request, user, workspace_id):
+    """A new account's first stop: signed in, in the workspace it just joined or created."""
+    login(request, user, backend=AUTH_BACKEND)
+    request.session[SESSION_KEY] = workspace_id
+    return redirect("dashboard")
+
+
 def signup(request):
     if request.user.is_authenticated:
         return redirect("dashboard")
@@ -47,9 +54,7 @@ def signup(request):
         except DomainError as exc:
             _add_errors(form, exc)
         else:
-            login(request, user, backend=AUTH_BACKEND)
-            request.session[SESSION_KEY] = membership.workspace_id
-            return redirect("dashboard")
+            return _sign_in_to(request, user, membership.workspace_id)
     return render(request, "workspaces/signup.html", {"form": form})
 
 
@@ -119,8 +124,6 @@ def invitation_accept(request, token: str):
         except DomainError as exc:
             _add_errors(form, exc)
         else:
-            login(request, new_user, backend=AUTH_BACKEND)
-            request.session[SESSION_KEY] = membership.workspace_id
-            return redirect("dashboard")
+            return _sign_in_to(request, new_user, membership.workspace_id)
     context["form"] = form
     return render(request, "workspaces/invitation.html", context)

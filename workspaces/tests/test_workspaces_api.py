@@ -190,6 +190,14 @@ def test_staff_cannot_invite_or_see_invitations(staff_api, workspace_a):
     assert staff_api.get(url(workspace_a, "/invitations")).status_code == 403
 
 
+def register_invited(client, token, email="new.hire@example.com"):
+    return client.post(
+        "/api/v1/auth/register",
+        {"email": email, "password": "a-long-enough-passphrase", "invitation_token": token},
+        format="json",
+    )
+
+
 def test_invited_person_registers_with_the_token_and_joins_as_staff(
     owner_api, anon_api, workspace_a, django_capture_on_commit_callbacks
 ):
@@ -197,15 +205,7 @@ def test_invited_person_registers_with_the_token_and_joins_as_staff(
         invite(owner_api, workspace_a)
     token = token_from_email(mail.outbox[0])
 
-    response = anon_api.post(
-        "/api/v1/auth/register",
-        {
-            "email": "new.hire@example.com",
-            "password": "a-long-enough-passphrase",
-            "invitation_token": token,
-        },
-        format="json",
-    )
+    response = register_invited(anon_api, token)
 
     assert response.status_code == 201
     assert response.json()["workspace"]["my_role"] == "staff"
@@ -257,15 +257,7 @@ def test_an_expired_token_is_refused(owner_api, anon_api, workspace_a, settings)
     token = invitation_token(Invitation.objects.get(pk=invitation_id))
 
     with time_machine.travel(timezone.now() + settings.INVITATION_MAX_AGE, tick=False):
-        expired = anon_api.post(
-            "/api/v1/auth/register",
-            {
-                "email": "new.hire@example.com",
-                "password": "a-long-enough-passphrase",
-                "invitation_token": token,
-            },
-            format="json",
-        )
+        expired = register_invited(anon_api, token)
 
     assert expired.status_code == 400
     assert expired.json()["fields"]["token"][0]["message"] == "This invitation has expired."
