@@ -336,3 +336,24 @@ def test_a_user_in_several_workspaces_names_one_by_header(owner, owner_api, work
     # The URL names the workspace; a header never overrides it.
     assert response.status_code == 200
     assert {m["user"]["email"] for m in response.json()["results"]} == {owner.email}
+
+
+def test_member_lists_filter_and_order_by_documented_fields(staff_api, workspace_a, owner, staff):
+    def emails(query):
+        response = staff_api.get(url(workspace_a, "/memberships") + query)
+        return [m["user"]["email"] for m in response.json()["results"]]
+
+    bad_filter = staff_api.get(url(workspace_a, "/memberships") + "?role=emperor")
+
+    assert emails("?role=owner") == [owner.email]
+    assert emails("?ordering=-created_at") == list(reversed(emails("")))
+    assert sorted(emails("")) == sorted([owner.email, staff.email])
+    assert bad_filter.status_code == 400
+    assert "role" in bad_filter.json()["fields"]
+
+
+def test_page_size_is_capped(staff_api, workspace_a):
+    response = staff_api.get(url(workspace_a, "/memberships") + "?page_size=100000")
+
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
