@@ -5,6 +5,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from careops.pagination import PageNumberPagination
 from careops.tenancy import WORKSPACE_HEADER
 from workspaces.models import Invitation, Membership, Workspace
 from workspaces.services import invitation_token
@@ -352,8 +353,12 @@ def test_member_lists_filter_and_order_by_documented_fields(staff_api, workspace
     assert "role" in bad_filter.json()["fields"]
 
 
-def test_page_size_is_capped(staff_api, workspace_a):
+def test_a_huge_page_size_is_capped_not_refused(staff_api, workspace_a, monkeypatch):
+    monkeypatch.setattr(PageNumberPagination, "max_page_size", 2)
+    MembershipFactory.create_batch(3, workspace=workspace_a)
+
     response = staff_api.get(url(workspace_a, "/memberships") + "?page_size=100000")
 
     assert response.status_code == 200
-    assert response.json()["count"] == 1
+    assert response.json()["count"] == 4
+    assert len(response.json()["results"]) == 2
