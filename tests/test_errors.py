@@ -80,3 +80,23 @@ def test_html_pages_get_html_errors(client):
 
     assert response.status_code == 404
     assert b"Page not found" in response.content
+
+
+@pytest.mark.parametrize("page", ["/api/v1/docs/", "/api/v1/redoc/"])
+def test_api_docs_are_served_without_a_cdn(client, page):
+    response = client.get(page)
+
+    assert response.status_code == 200
+    assert b"cdn.jsdelivr" not in response.content
+    assert b"/static/drf_spectacular_sidecar/" in response.content
+
+
+def test_the_openapi_schema_describes_auth_and_errors(client):
+    response = client.get("/api/v1/schema/", headers={"Accept": "application/json"})
+
+    schema = response.json()
+    login = schema["paths"]["/api/v1/auth/login"]["post"]
+    patch = schema["paths"]["/api/v1/workspaces/{id}"]["patch"]
+    assert {"200", "400", "401", "429"} <= set(login["responses"])
+    assert {"200", "400", "401", "403", "404"} <= set(patch["responses"])
+    assert "jwtAuth" in schema["components"]["securitySchemes"]

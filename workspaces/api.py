@@ -16,6 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from careops.errors import InvalidInput, LockedOut
+from careops.schema import ErrorSerializer
 from careops.tenancy import WorkspaceViewSetMixin
 from workspaces import selectors, services
 from workspaces.models import Invitation, Membership, User, Workspace
@@ -222,7 +223,13 @@ class LoginView(AuthThrottled, APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(request=LoginSerializer, responses={200: TokenPairSerializer}, tags=["auth"])
+    @extend_schema(
+        request=LoginSerializer,
+        responses={200: TokenPairSerializer, 401: ErrorSerializer},
+        description="Wrong credentials answer 401; repeated failures lock the account from "
+        "that address for a while (429, `locked_out`).",
+        tags=["auth"],
+    )
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -246,7 +253,7 @@ class LoginView(AuthThrottled, APIView):
 class RefreshView(AuthThrottled, TokenRefreshView):
     """Trade a refresh token for a new pair; the old refresh token stops working."""
 
-    @extend_schema(responses={200: TokenPairSerializer}, tags=["auth"])
+    @extend_schema(responses={200: TokenPairSerializer, 401: ErrorSerializer}, tags=["auth"])
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
