@@ -103,8 +103,6 @@ class WorkspaceAccess(BasePermission):
             return True
         kwarg = getattr(view, "workspace_url_kwarg", "workspace_pk")
         membership = request_membership(request, workspace_id=view.kwargs.get(kwarg))
-        # DRF's Request proxies attribute reads to the HttpRequest, but not writes.
-        request.workspace, request.membership = membership.workspace, membership
         if requires_owner(view, request) and not membership.is_owner:
             raise Forbidden(OWNER_ONLY_MESSAGE)
         return True
