@@ -32,7 +32,6 @@ ERROR_DESCRIPTIONS = {
     "401": "Missing, invalid or expired access token.",
     "403": "Signed in, but this role may not do this.",
     "404": "Not found, or in another workspace.",
-    "409": "Conflicts with the current state (the message says why).",
     "415": "The body is not JSON.",
     "429": "Too many requests; `Retry-After` says when to try again.",
 }

@@ -127,10 +127,6 @@ class Workspace(TimestampedModel):
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
-    @property
-    def tz(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.timezone)
-
 
 class Membership(TimestampedModel):
     """A user's place in a workspace. Owners run the workspace; staff run the day."""
