@@ -52,8 +52,11 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_structlog",
     "axes",
+    "anymail",
     "careops",
     "workspaces",
+    "contacts",
+    "messaging",
 ]
 
 MIDDLEWARE = [
@@ -205,6 +208,7 @@ REST_FRAMEWORK = {
         "anon": env.str("THROTTLE_ANON", default="120/min"),
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "auth": env.str("THROTTLE_AUTH", default="20/min"),
+        "contact_form": env.str("THROTTLE_CONTACT_FORM", default="10/hour"),
     },
     "NUM_PROXIES": env.int("PROXY_COUNT", default=0) or None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -278,6 +282,29 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CareOps <no-reply@careops.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Messaging: providers, webhooks, secrets at rest -----------------------------------------
+# Fernet keys (newest first) for provider credentials; unset: one key derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+# Phone numbers written without a country code are read in this region (ISO 3166 code).
+PHONE_DEFAULT_REGION = env.str("PHONE_DEFAULT_REGION", default="GB")
+# A workspace with no integration for a channel sends through these: EMAIL_URL's backend for
+# email, and for SMS "console" (logs the text) or "twilio" (the TWILIO_* variables below).
+SMS_DEFAULT_PROVIDER = env.str("SMS_DEFAULT_PROVIDER", default="console")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+# Console providers may be chosen as integrations only where nothing real should be sent.
+MESSAGING_ALLOW_CONSOLE = env.bool("MESSAGING_ALLOW_CONSOLE", default=DEBUG)
+# Inbound email arrives at <workspace-slug>@INBOUND_EMAIL_DOMAIN (the ESP's inbound route).
+INBOUND_EMAIL_DOMAIN = env.str("INBOUND_EMAIL_DOMAIN", default="inbound.careops.local")
+# Failed sends are retried with exponential backoff up to this many attempts in all.
+MESSAGE_MAX_ATTEMPTS = env.int("MESSAGE_MAX_ATTEMPTS", default=6)
+# anymail's webhooks (inbound email, delivery events) require HTTP basic auth "user:password";
+# unset, they refuse every request rather than accept unsigned ones.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+}
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

@@ -64,7 +64,8 @@ def test_the_dashboard_renders_in_a_constant_number_of_queries(
     client.force_login(owner)
     client.get("/")
 
-    # session, user, membership+workspace, switcher list, onboarding checks (members, invitations)
+    # session, user, membership+workspace, switcher list, onboarding checks (integrations,
+    # members, invitations)
     with django_assert_max_num_queries(7):
         response = client.get("/")
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from careops.pagination import PageNumberPagination
 from careops.tenancy import WORKSPACE_HEADER
+from messaging.models import Integration
 from workspaces.models import Invitation, Membership, Workspace
 from workspaces.services import invitation_token
 from workspaces.tests.factories import MembershipFactory, WorkspaceFactory
@@ -118,13 +119,16 @@ def test_activate_refuses_with_the_list_of_unmet_steps(owner_api, workspace_a):
     assert response.status_code == 409
     body = response.json()
     assert body["code"] == "onboarding_incomplete"
-    assert [s["key"] for s in body["steps"]] == ["business_details"]
+    assert [s["key"] for s in body["steps"]] == ["business_details", "communication"]
     workspace_a.refresh_from_db()
     assert workspace_a.status == "draft"
 
 
 def test_activate_puts_a_ready_workspace_live(owner_api, workspace_a):
     owner_api.patch(url(workspace_a), COMPLETE_DETAILS, format="json")
+    Integration.objects.create(
+        workspace=workspace_a, channel="email", provider="console", from_address="a@example.com"
+    )
 
     assert owner_api.get(url(workspace_a, "/onboarding")).json()["ready"] is True
     response = owner_api.post(url(workspace_a, "/activate"))

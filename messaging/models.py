@@ -1,0 +1,229 @@
+"""The inbox: one conversation per contact, its messages in and out, the providers that carry
+them (integrations), and the message templates staff and automations use."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+from careops.crypto import EncryptedJSONField
+from careops.models import WorkspaceOwnedModel
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class Conversation(WorkspaceOwnedModel):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="conversations"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    unread_count = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_message_preview = models.CharField(max_length=160, blank=True)
+    # The channel the contact last wrote on: the default for a reply.
+    last_inbound_channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+    )
+    # Set by a staff reply: automations leave a conversation a person has taken over alone.
+    automation_paused = models.BooleanField(default=False)
+    automation_paused_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "contact"], name="messaging_conversation_one_per_contact"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["open", "closed"]),
+                name="messaging_conversation_status_valid",
+            ),
+        ]
+        indexes = [
+            # The inbox, by last activity.
+            models.Index(
+                fields=["workspace", "-last_message_at"], name="messaging_conv_ws_activity"
+            ),
+            # The "unread" filter of the inbox and the unread badge count.
+            models.Index(
+                fields=["workspace", "-last_message_at"],
+                condition=models.Q(unread_count__gt=0),
+                name="messaging_conv_ws_unread",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation with {self.contact}"
+
+
+class Message(WorkspaceOwnedModel):
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed"
+        RECEIVED = "received", "Received"
+
+    class SenderKind(models.TextChoices):
+        STAFF = "staff", "Staff"
+        AUTOMATION = "automation", "Automation"
+        CONTACT = "contact", "Contact"
+        SYSTEM = "system", "System"
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    subject = models.CharField(max_length=255, blank=True)
+    body = models.TextField()
+    sender_kind = models.CharField(max_length=12, choices=SenderKind.choices)
+    sender_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who else sent it, e.g. "rule:12" for an automation rule (automation owns that id).
+    sender_reference = models.CharField(max_length=100, blank=True)
+    to_address = models.CharField(max_length=254, blank=True)
+    from_address = models.CharField(max_length=254, blank=True)
+    provider = models.CharField(max_length=40, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # When the retry sweep may try a failed message again; null: not to be retried.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(direction="inbound", status="received")
+                    | models.Q(
+                        direction="outbound",
+                        status__in=["queued", "sent", "delivered", "failed"],
+                    )
+                ),
+                name="messaging_message_status_matches_direction",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=["email", "sms"]),
+                name="messaging_message_channel_valid",
+            ),
+            # A provider's message id names one message: a webhook delivered twice finds the
+            # row it already made instead of making a second.
+            models.UniqueConstraint(
+                fields=["workspace", "provider", "provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="messaging_message_one_per_provider_id",
+            ),
+        ]
+        indexes = [
+            # A conversation's thread, oldest first.
+            models.Index(fields=["conversation", "created_at"], name="messaging_msg_thread"),
+            # Delivery-status webhooks find the message by the provider's id.
+            models.Index(
+                fields=["provider", "provider_message_id"],
+                condition=~models.Q(provider_message_id=""),
+                name="messaging_msg_provider_id",
+            ),
+            # The work queue of the retry sweep.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=["queued", "failed"], direction="outbound"),
+                name="messaging_msg_retry_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} {self.channel} #{self.pk} ({self.status})"
+
+
+# How far along an outbound message is. Provider callbacks only ever move a message forward:
+# a late "sent" never undoes "delivered", and a duplicate callback changes nothing.
+STATUS_RANK = {
+    Message.Status.QUEUED: 0,
+    Message.Status.SENT: 1,
+    Message.Status.DELIVERED: 2,
+    Message.Status.FAILED: 2,
+}
+
+
+def _webhook_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Integration(WorkspaceOwnedModel):
+    """A provider account the workspace sends through, in its place in the fallback order."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    provider = models.CharField(max_length=40)
+    priority = models.PositiveSmallIntegerField(
+        default=1, help_text="1 is tried first; the next is tried when it fails."
+    )
+    is_active = models.BooleanField(default=True)
+    from_address = models.CharField(
+        max_length=254, help_text="The sender: an email address, or an SMS number in E.164."
+    )
+    credentials = EncryptedJSONField(null=True, blank=True)
+    # The secret part of this integration's webhook URLs (Twilio posts to /webhooks/twilio/<key>/).
+    webhook_key = models.CharField(max_length=32, unique=True, default=_webhook_key)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "channel", "priority"],
+                name="messaging_integration_one_per_place",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=["email", "sms"]),
+                name="messaging_integration_channel_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} ({self.channel}, #{self.priority})"
+
+
+class MessageTemplate(WorkspaceOwnedModel):
+    """A canned reply or an automation's message, with {{ variables }} (see rendering.py)."""
+
+    name = models.CharField(max_length=100)
+    channel = models.CharField(
+        max_length=10, choices=Channel.choices, blank=True, help_text="Blank: either channel."
+    )
+    subject = models.CharField(max_length=255, blank=True)
+    body = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                "workspace", Lower("name"), name="messaging_template_unique_name_per_workspace"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,1 @@
+"""Signal receivers of messaging (anymail's inbound and tracking signals)."""

@@ -1,0 +1,240 @@
+"""Writes for the inbox: conversations, messages in and out, reading and pausing.
+
+Delivery itself (providers, fallback, retries) lives in messaging.delivery; this module queues
+an outbound message and hands it over after commit.
+"""
+
+from __future__ import annotations
+
+import structlog
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from careops.errors import Conflict, InvalidInput
+from careops.queue import enqueue_on_commit
+from contacts.models import Contact
+from messaging.models import Channel, Conversation, Message
+
+log = structlog.get_logger(__name__)
+
+PREVIEW_LENGTH = 160
+
+
+class NoChannel(InvalidInput):
+    code = "no_channel"
+    default_message = "This contact cannot be reached by email or SMS."
+
+
+def conversation_for_contact(*, workspace, contact: Contact) -> Conversation:
+    """The contact's one conversation, opened on first use (safe against a concurrent open)."""
+    conversation = Conversation.objects.for_workspace(workspace).filter(contact=contact).first()
+    if conversation is not None:
+        return conversation
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(workspace=workspace, contact=contact)
+    except IntegrityError:
+        return Conversation.objects.for_workspace(workspace).get(contact=contact)
+
+
+def _preview(message: Message) -> str:
+    text = " ".join(
+        (message.subject + " " + message.body if message.subject else message.body).split()
+    )
+    return text[:PREVIEW_LENGTH]
+
+
+def message_receive(
+    *,
+    workspace,
+    contact: Contact,
+    channel: str,
+    body: str,
+    subject: str = "",
+    provider: str = "",
+    provider_message_id: str = "",
+    from_address: str = "",
+    to_address: str = "",
+) -> tuple[Message, bool]:
+    """Store a message the contact sent. Idempotent on the provider's message id: a webhook
+    delivered twice stores one message. Returns (message, created)."""
+    conversation = conversation_for_contact(workspace=workspace, contact=contact)
+    if provider_message_id:
+        existing = (
+            Message.objects.for_workspace(workspace)
+            .filter(provider=provider, provider_message_id=provider_message_id)
+            .first()
+        )
+        if existing is not None:
+            return existing, False
+    message = Message(
+        workspace=workspace,
+        conversation=conversation,
+        direction=Message.Direction.INBOUND,
+        channel=channel,
+        status=Message.Status.RECEIVED,
+        subject=subject[:255],
+        body=body,
+        sender_kind=Message.SenderKind.CONTACT,
+        provider=provider,
+        provider_message_id=provider_message_id,
+        from_address=from_address,
+        to_address=to_address,
+    )
+    try:
+        with transaction.atomic():
+            message.save()
+            Conversation.objects.filter(pk=conversation.pk).update(
+                unread_count=F("unread_count") + 1,
+                last_message_at=message.created_at,
+                last_message_preview=_preview(message),
+                last_inbound_channel=channel,
+                status=Conversation.Status.OPEN,
+                updated_at=timezone.now(),
+            )
+    except IntegrityError:
+        # The same provider message raced in through a duplicate webhook: keep the first.
+        return Message.objects.for_workspace(workspace).get(
+            provider=provider, provider_message_id=provider_message_id
+        ), False
+    log.info("message_received", message_id=message.pk, channel=channel)
+    return message, True
+
+
+def reachable_channels(contact: Contact, conversation: Conversation | None = None) -> list[str]:
+    """The channels a message may go out on: an address, and for SMS consent (or the contact
+    having texted in, which is consent to be answered)."""
+    channels = []
+    if contact.email:
+        channels.append(Channel.EMAIL)
+    texted_in = conversation is not None and conversation.last_inbound_channel == Channel.SMS
+    if contact.phone and (contact.sms_consent or texted_in):
+        channels.append(Channel.SMS)
+    return channels
+
+
+def choose_channel(
+    contact: Contact, conversation: Conversation | None, requested: str | None
+) -> str:
+    """The requested channel if the contact can be reached on it; otherwise the channel the
+    contact last wrote on, then email, then SMS."""
+    usable = reachable_channels(contact, conversation)
+    if requested:
+        if requested not in Channel.values:
+            raise InvalidInput(fields={"channel": ["Choose email or sms."]})
+        if requested not in usable:
+            reason = (
+                "This contact has no email address."
+                if requested == Channel.EMAIL
+                else "This contact has no phone number or has not agreed to SMS."
+            )
+            raise NoChannel(fields={"channel": [reason]})
+        return requested
+    preferred = conversation.last_inbound_channel if conversation else ""
+    if preferred in usable:
+        return preferred
+    if not usable:
+        raise NoChannel(fields={"channel": [NoChannel.default_message]})
+    return usable[0]
+
+
+def message_send(
+    *,
+    conversation: Conversation,
+    body: str,
+    actor=None,
+    channel: str | None = None,
+    subject: str = "",
+    sender_kind: str = Message.SenderKind.STAFF,
+    sender_reference: str = "",
+) -> Message:
+    """Queue an outbound message in the conversation and hand it to delivery after commit.
+
+    A staff member's reply pauses automation for the conversation: a person has taken over.
+    """
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput(fields={"body": ["Write a message."]})
+    contact = conversation.contact
+    channel = choose_channel(contact, conversation, channel)
+    if channel == Channel.SMS:
+        subject = ""
+    elif not subject.strip():
+        subject = f"Message from {conversation.workspace.name}"
+    now = timezone.now()
+    with transaction.atomic():
+        message = Message.objects.create(
+            workspace=conversation.workspace,
+            conversation=conversation,
+            direction=Message.Direction.OUTBOUND,
+            channel=channel,
+            status=Message.Status.QUEUED,
+            subject=subject.strip()[:255],
+            body=body,
+            sender_kind=sender_kind,
+            sender_user=actor if sender_kind == Message.SenderKind.STAFF else None,
+            sender_reference=sender_reference,
+            to_address=contact.email if channel == Channel.EMAIL else contact.phone,
+            next_attempt_at=now,
+        )
+        updates = {
+            "last_message_at": now,
+            "last_message_preview": _preview(message),
+            "updated_at": now,
+        }
+        if sender_kind == Message.SenderKind.STAFF:
+            updates.update(automation_paused=True, automation_paused_at=now, unread_count=0)
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        _queue_delivery(message)
+    for field in ("last_message_at", "automation_paused", "unread_count"):
+        if field in updates:
+            setattr(conversation, field, updates[field])
+    log.info("message_queued", message_id=message.pk, channel=channel, sender=sender_kind)
+    return message
+
+
+def _queue_delivery(message: Message) -> None:
+    from messaging.tasks import message_deliver
+
+    enqueue_on_commit(message_deliver, message.pk)
+
+
+def message_retry(*, message: Message, actor=None) -> Message:
+    """Send a failed message again now (the inbox's retry button)."""
+    if message.direction != Message.Direction.OUTBOUND or message.status != Message.Status.FAILED:
+        raise Conflict("Only a failed outbound message can be retried.")
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message.pk, status=Message.Status.FAILED).update(
+            status=Message.Status.QUEUED,
+            next_attempt_at=timezone.now(),
+            error="",
+            updated_at=timezone.now(),
+        )
+        if updated:
+            _queue_delivery(message)
+    message.refresh_from_db()
+    log.info("message_retry_requested", message_id=message.pk, actor=getattr(actor, "pk", None))
+    return message
+
+
+def conversation_mark_read(*, conversation: Conversation) -> Conversation:
+    Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)
+    conversation.unread_count = 0
+    return conversation
+
+
+def conversation_set_automation(
+    *, conversation: Conversation, paused: bool, actor=None
+) -> Conversation:
+    """Pause or resume automations for one conversation (owners and staff)."""
+    conversation.automation_paused = paused
+    conversation.automation_paused_at = timezone.now() if paused else None
+    conversation.save(update_fields=["automation_paused", "automation_paused_at", "updated_at"])
+    log.info(
+        "conversation_automation_set",
+        conversation_id=conversation.pk,
+        paused=paused,
+        actor=getattr(actor, "pk", None),
+    )
+    return conversation
