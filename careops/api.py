@@ -6,6 +6,8 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from contacts import api as contacts_api
+from messaging import api as messaging_api
 from workspaces import api as workspaces_api
 
 router = SimpleRouter(trailing_slash=False)
@@ -20,6 +22,8 @@ router.register(
     workspaces_api.MembershipViewSet,
     basename="workspace-membership",
 )
+contacts_api.register(router)
+messaging_api.register(router)
 
 urlpatterns = [
     path("auth/register", workspaces_api.RegisterView.as_view(), name="auth-register"),
@@ -32,6 +36,8 @@ urlpatterns = [
         workspaces_api.InvitationAcceptView.as_view(),
         name="invitation-accept-api",
     ),
+    *contacts_api.urlpatterns,
+    *messaging_api.urlpatterns,
     *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -21,6 +21,7 @@ urlpatterns = [
     path("health", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include("careops.api")),
+    path("webhooks/", include("messaging.webhook_urls")),
     path("admin/", admin.site.urls),
     path(
         "accounts/login/",
@@ -34,6 +35,8 @@ urlpatterns = [
     path("workspaces/new/", workspace_views.workspace_new, name="workspace-new"),
     path("workspaces/switch/", workspace_views.workspace_switch, name="workspace-switch"),
     path("invitations/<str:token>/", workspace_views.invitation_accept, name="invitation-accept"),
+    path("", include("contacts.urls")),
+    path("", include("messaging.urls")),
 ]
 
 if settings.DEBUG:

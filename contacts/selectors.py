@@ -1,0 +1,43 @@
+"""Reads of contacts shared by the API, the pages and the CSV export."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from contacts.links import TimelineEntry, contact_links
+from contacts.models import Contact, Tag
+
+TIMELINE_LIMIT = 50
+
+
+def contacts_list(
+    *, workspace, q: str = "", tag: str = "", source: str = "", ordering: str = "-created_at"
+) -> QuerySet[Contact]:
+    """The workspace's contacts, searched by name, email or phone, filtered by tag and source,
+    with their tags prefetched (one more query, whatever the page size)."""
+    contacts = Contact.objects.for_workspace(workspace)
+    q = (q or "").strip()
+    if q:
+        digits = "".join(ch for ch in q if ch.isdigit())
+        match = Q(name__icontains=q) | Q(email__icontains=q)
+        if len(digits) >= 3:
+            match |= Q(phone__contains=digits)
+        contacts = contacts.filter(match)
+    if tag:
+        contacts = contacts.filter(tags__name__iexact=tag.strip())
+    if source:
+        contacts = contacts.filter(source=source)
+    return contacts.prefetch_related(
+        Prefetch("tags", queryset=Tag.objects.order_by("name"))
+    ).order_by(ordering, "-pk")
+
+
+def contact_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> list[TimelineEntry]:
+    """What every domain holds about the contact, newest first (one query per domain)."""
+    entries = [entry for link in contact_links() for entry in link.timeline(contact, limit)]
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries[:limit]
+
+
+def tags_for_workspace(*, workspace) -> QuerySet[Tag]:
+    return Tag.objects.for_workspace(workspace).order_by("name")
