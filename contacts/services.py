@@ -153,3 +153,38 @@ def contact_snapshot(contact: Contact) -> dict[str, Any]:
         "tags": sorted(t.name for t in contact.tags.all()),
         "created_at": contact.created_at.isoformat(),
     }
+
+
+def contact_form_submit(
+    *,
+    workspace,
+    message: str,
+    name: str = "",
+    email: str = "",
+    phone: str = "",
+    subject: str = "",
+    email_consent: bool = False,
+    sms_consent: bool = False,
+) -> Contact:
+    """A person wrote through the public contact form: their contact is created or updated,
+    and contact_form_submitted lets messaging store what they wrote, all in one transaction."""
+    from contacts.signals import contact_form_submitted
+
+    message = (message or "").strip()
+    if not message:
+        raise InvalidInput(fields={"message": ["Write a message."]})
+    with transaction.atomic():
+        contact, _ = contact_upsert(
+            workspace=workspace,
+            email=email,
+            phone=phone,
+            name=name,
+            source=Contact.Source.CONTACT_FORM,
+            email_consent=email_consent,
+            sms_consent=sms_consent,
+        )
+        contact_form_submitted.send(
+            sender=Contact, workspace=workspace, contact=contact, subject=subject, body=message
+        )
+    log.info("contact_form_submitted", contact_id=contact.pk, workspace_id=workspace.pk)
+    return contact

@@ -7,6 +7,7 @@ an outbound message and hands it over after commit.
 from __future__ import annotations
 
 import structlog
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,6 +25,12 @@ PREVIEW_LENGTH = 160
 class NoChannel(InvalidInput):
     code = "no_channel"
     default_message = "This contact cannot be reached by email or SMS."
+
+
+def inbound_email_address(workspace) -> str:
+    """Where clients' emails to the workspace arrive: outbound email sets it as Reply-To, and the
+    inbound webhook finds the workspace by it."""
+    return f"{workspace.slug}@{settings.INBOUND_EMAIL_DOMAIN}"
 
 
 def conversation_for_contact(*, workspace, contact: Contact) -> Conversation:
