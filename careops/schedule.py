@@ -9,6 +9,7 @@ from __future__ import annotations
 PERIODIC_TASKS: dict[str, dict] = {
     # name: task path, period in seconds
     "invitations: send unsent": {"task": "workspaces.tasks.invitations_send_unsent", "every": 300},
+    "messages: retry due": {"task": "messaging.tasks.messages_retry_due", "every": 60},
 }
 
 

@@ -1,0 +1,333 @@
+"""The providers that carry messages: email through django-anymail's ESP backends, SMS through
+Twilio, and console stand-ins for development.
+
+A sender takes an `Outgoing` message and returns a `SendResult`, or raises `SendFailed`, which
+says whose fault the failure is: the message's (`permanent`: a refused recipient, which no other
+provider and no retry will fix) or the provider's (a network error, an outage, a broken account:
+the next provider may succeed, and a retry later may too).
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import warnings
+from dataclasses import dataclass, field
+from email.utils import formataddr
+from typing import Any
+
+import structlog
+from anymail.backends.resend import EmailBackend as AnymailResendBackend
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailInvalidAddress,
+    AnymailNotSupportedWarning,
+    AnymailRecipientsRefused,
+)
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.urls import NoReverseMatch, reverse
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client as TwilioClient
+
+from messaging.models import Channel, Integration
+
+log = structlog.get_logger(__name__)
+
+# anymail warns on every SendGrid connection that it no longer officially supports SendGrid;
+# SendGrid is a provider workspaces choose knowingly, and the warning would fill the logs.
+warnings.filterwarnings(
+    "ignore", category=AnymailNotSupportedWarning, module=r"anymail\.backends\.sendgrid"
+)
+
+# Seconds a provider may take to answer before the next one is tried.
+SEND_TIMEOUT = 15
+
+# Twilio error codes that name the recipient: invalid "To" number, unsubscribed (STOP),
+# not a mobile number. Any other Twilio error is the account's or Twilio's problem.
+TWILIO_PERMANENT_CODES = frozenset({21211, 21610, 21614})
+
+# In a 400/422 answer from an ESP, words that show the complaint is about the recipient (the
+# message's fault) rather than the sender, domain or account (the integration's fault).
+RECIPIENT_COMPLAINT = re.compile(r"recipient|[`'\".]to[`'\".]|\bto (?:field|address)", re.I)
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    key: str
+    label: str
+    channel: str | None  # None: either channel (the console providers)
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+    @property
+    def is_console(self) -> bool:
+        return self.key == "console"
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    spec.key: spec
+    for spec in (
+        ProviderSpec("resend", "Resend", Channel.EMAIL, ("api_key",), ("api_url",)),
+        ProviderSpec("sendgrid", "SendGrid", Channel.EMAIL, ("api_key",), ("api_url",)),
+        ProviderSpec(
+            "mailgun", "Mailgun", Channel.EMAIL, ("api_key", "sender_domain"), ("api_url",)
+        ),
+        ProviderSpec("postmark", "Postmark", Channel.EMAIL, ("api_key",), ("api_url",)),
+        ProviderSpec(
+            "twilio", "Twilio", Channel.SMS, ("account_sid", "auth_token"), ("api_base_url",)
+        ),
+        ProviderSpec("console", "Console (development)", None),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What to send, independent of any provider."""
+
+    channel: str
+    to: str
+    body: str
+    subject: str = ""
+    reply_to: tuple[str, ...] = ()
+    sender_name: str = ""
+    # Sent where the ESP honours one (Resend): the same key twice sends one email.
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider: str
+    provider_message_id: str
+    from_address: str
+
+
+class SendFailed(Exception):
+    def __init__(self, reason: str, *, permanent: bool = False):
+        self.reason = reason
+        self.permanent = permanent
+        super().__init__(reason)
+
+
+def _short(text: Any, limit: int = 300) -> str:
+    return " ".join(str(text).split())[:limit]
+
+
+def webhook_url(name: str, key: str) -> str:
+    """An absolute URL of one of the integration's webhooks; "" while the route does not exist."""
+    try:
+        return settings.SITE_URL + reverse(name, args=[key])
+    except NoReverseMatch:
+        return ""
+
+
+# --- Email --------------------------------------------------------------------------------------
+
+
+def _email_failure(exc: Exception, to: str) -> SendFailed:
+    if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
+        return SendFailed(f"recipient refused: {_short(exc)}", permanent=True)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return SendFailed(f"recipient refused: {_short(exc.recipients)}", permanent=True)
+    if isinstance(exc, AnymailAPIError) and exc.status_code is not None:
+        response = getattr(exc, "response", None)
+        text = _short(getattr(response, "text", "") or "", 200)
+        about_recipient = bool(RECIPIENT_COMPLAINT.search(text)) or to.lower() in text.lower()
+        permanent = exc.status_code in (400, 422) and about_recipient
+        return SendFailed(f"HTTP {exc.status_code} {text}".strip(), permanent=permanent)
+    cause = exc.__cause__ or exc
+    return SendFailed(f"{type(cause).__name__}: {_short(cause)}")
+
+
+class ResendBackend(AnymailResendBackend):
+    """anymail's Resend backend, sending the message's idempotency key as the HTTP header
+    Resend reads it from: a send repeated after a crash (the provider accepted the message, the
+    worker died before recording it) is then answered from Resend's memory, not sent twice."""
+
+    def build_message_payload(self, message, defaults):
+        payload = super().build_message_payload(message, defaults)
+        key = getattr(message, "idempotency_key", "")
+        if key:
+            payload.headers["Idempotency-Key"] = key
+        return payload
+
+
+EMAIL_BACKENDS = {"resend": "messaging.providers.ResendBackend"}
+
+
+def _send_email(connection, outgoing: Outgoing, from_email: str) -> str:
+    """Send through a Django email backend; the provider's message id, or ""."""
+    email = EmailMessage(
+        subject=outgoing.subject,
+        body=outgoing.body,
+        from_email=from_email,
+        to=[outgoing.to],
+        reply_to=list(outgoing.reply_to),
+        connection=connection,
+    )
+    email.idempotency_key = outgoing.idempotency_key
+    try:
+        email.send()
+    except Exception as exc:
+        raise _email_failure(exc, outgoing.to) from exc
+    status = getattr(email, "anymail_status", None)
+    return (status.message_id or "") if status is not None else ""
+
+
+@dataclass
+class Sender:
+    """One way out for a channel: an integration's provider, or the platform default."""
+
+    key: str
+    integration: Integration | None = None
+    from_address: str = ""
+    credentials: dict = field(default_factory=dict, repr=False)
+
+    def send(self, outgoing: Outgoing) -> SendResult:
+        raise NotImplementedError
+
+
+class AnymailSender(Sender):
+    def connection_kwargs(self) -> dict[str, Any]:
+        creds = self.credentials
+        kwargs: dict[str, Any] = {"timeout": SEND_TIMEOUT}
+        # Postmark calls its key a server token.
+        kwargs["server_token" if self.key == "postmark" else "api_key"] = creds["api_key"]
+        if self.key == "mailgun":
+            kwargs["sender_domain"] = creds["sender_domain"]
+        if creds.get("api_url"):
+            kwargs["api_url"] = creds["api_url"]
+        return kwargs
+
+    def send(self, outgoing: Outgoing) -> SendResult:
+        if not self.credentials:
+            raise SendFailed("the credentials cannot be read: enter them again")
+        backend = EMAIL_BACKENDS.get(self.key, f"anymail.backends.{self.key}.EmailBackend")
+        connection = get_connection(backend, **self.connection_kwargs())
+        from_email = formataddr((outgoing.sender_name, self.from_address))
+        message_id = _send_email(connection, outgoing, from_email)
+        # The tracking webhook matches messages by anymail's esp_name, lower-cased.
+        return SendResult(connection.esp_name.lower(), message_id, self.from_address)
+
+
+class DjangoEmailSender(Sender):
+    """The project's EMAIL_BACKEND (platform default), or Django's console backend."""
+
+    def send(self, outgoing: Outgoing) -> SendResult:
+        backend = (
+            "django.core.mail.backends.console.EmailBackend" if self.key == "console" else None
+        )
+        connection = get_connection(backend)
+        from_email = (
+            formataddr((outgoing.sender_name, self.from_address))
+            if self.from_address
+            else settings.DEFAULT_FROM_EMAIL
+        )
+        message_id = _send_email(connection, outgoing, from_email)
+        esp_name = getattr(connection, "esp_name", None)
+        provider = esp_name.lower() if esp_name else self.key
+        return SendResult(provider, message_id, self.from_address or settings.DEFAULT_FROM_EMAIL)
+
+
+# --- SMS --------------------------------------------------------------------------------------
+
+
+class TwilioSender(Sender):
+    def status_callback(self) -> str:
+        if self.integration is None:
+            return ""
+        return webhook_url("webhook-twilio-status", self.integration.webhook_key)
+
+    def send(self, outgoing: Outgoing) -> SendResult:
+        creds = self.credentials
+        if not creds:
+            raise SendFailed("the credentials cannot be read: enter them again")
+        client = TwilioClient(
+            creds["account_sid"],
+            creds["auth_token"],
+            http_client=TwilioHttpClient(timeout=SEND_TIMEOUT),
+        )
+        if creds.get("api_base_url"):
+            client.api.base_url = creds["api_base_url"].rstrip("/")
+        params: dict[str, Any] = {"to": outgoing.to, "from_": self.from_address}
+        callback = self.status_callback()
+        if callback:
+            params["status_callback"] = callback
+        try:
+            sent = client.messages.create(body=outgoing.body, **params)
+        except TwilioRestException as exc:
+            raise SendFailed(
+                f"HTTP {exc.status} error {exc.code}: {_short(exc.msg, 200)}",
+                permanent=exc.code in TWILIO_PERMANENT_CODES,
+            ) from exc
+        except Exception as exc:
+            raise SendFailed(f"{type(exc).__name__}: {_short(exc)}") from exc
+        return SendResult("twilio", sent.sid or "", self.from_address)
+
+
+class ConsoleSmsSender(Sender):
+    def send(self, outgoing: Outgoing) -> SendResult:
+        log.info("sms_console", to=outgoing.to, sender=self.from_address, body=outgoing.body)
+        return SendResult("console", "", self.from_address)
+
+
+# --- Choosing senders ----------------------------------------------------------------------------
+
+
+class DisabledSender(Sender):
+    """A console integration where console providers are not allowed: it refuses rather than
+    pretend to send, so the message moves on to the next provider or fails visibly."""
+
+    def send(self, outgoing: Outgoing) -> SendResult:
+        raise SendFailed("console providers are disabled here (MESSAGING_ALLOW_CONSOLE)")
+
+
+def sender_for_integration(integration: Integration) -> Sender:
+    common = {
+        "key": integration.provider,
+        "integration": integration,
+        "from_address": integration.from_address,
+        "credentials": integration.credentials or {},
+    }
+    if integration.provider == "console":
+        if not settings.MESSAGING_ALLOW_CONSOLE:
+            return DisabledSender(**common)
+        if integration.channel == Channel.SMS:
+            return ConsoleSmsSender(**common)
+        return DjangoEmailSender(**common)
+    if integration.provider == "twilio":
+        return TwilioSender(**common)
+    if integration.provider in PROVIDERS:
+        return AnymailSender(**common)
+    return DisabledSender(**common)
+
+
+def platform_sender(channel: str) -> Sender:
+    """The platform's default way out, for a workspace with no integration on the channel."""
+    if channel == Channel.EMAIL:
+        return DjangoEmailSender(key="default")
+    if settings.SMS_DEFAULT_PROVIDER == "twilio":
+        return TwilioSender(
+            key="twilio",
+            from_address=settings.TWILIO_FROM_NUMBER,
+            credentials={
+                "account_sid": settings.TWILIO_ACCOUNT_SID,
+                "auth_token": settings.TWILIO_AUTH_TOKEN,
+                # Unset in production (api.twilio.com); tests point it at a local stand-in.
+                "api_base_url": getattr(settings, "TWILIO_API_BASE_URL", ""),
+            },
+        )
+    return ConsoleSmsSender(key="console", from_address=settings.TWILIO_FROM_NUMBER)
+
+
+def senders_for(workspace, channel: str) -> list[Sender]:
+    """The workspace's active integrations on the channel, in priority order; with none, the
+    platform default."""
+    integrations = (
+        Integration.objects.for_workspace(workspace)
+        .filter(channel=channel, is_active=True)
+        .order_by("priority", "pk")
+    )
+    return [sender_for_integration(i) for i in integrations] or [platform_sender(channel)]

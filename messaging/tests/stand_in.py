@@ -1,0 +1,127 @@
+"""A local HTTP stand-in for the providers' APIs (Resend, SendGrid, Mailgun, Postmark, Twilio).
+
+The real client libraries (django-anymail, twilio) talk to it over HTTP on 127.0.0.1: it records
+every request, and answers each path with the responses scripted for it, in order, then 200
+with a body every client accepts as success (a fresh id under each provider's key).
+
+    server = StandIn().start()
+    server.script("/resend/emails", (503, {"message": "down"}))
+    ...
+    server.requests_to("/resend/emails")[0].json["to"]
+    server.stop()
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    query: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    @property
+    def form(self) -> dict[str, str]:
+        """An urlencoded body (Twilio's), one value per key."""
+        return {k: v[0] for k, v in parse_qs(self.body.decode()).items()}
+
+
+class StandIn:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._scripts: dict[str, deque] = defaultdict(deque)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the stand-in first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def script(self, path: str, *responses: tuple[int, Any]) -> None:
+        """Answer the next requests to `path` with these (status, JSON body) pairs, in order."""
+        with self._lock:
+            self._scripts[path].extend(responses)
+
+    def requests_to(self, path: str) -> list[Recorded]:
+        return [r for r in self.requests if r.path == path]
+
+    def _success_body(self) -> dict[str, Any]:
+        n = next(self._ids)
+        return {
+            "id": f"stand-in-{n}",  # Resend, Mailgun
+            "message": "Queued",
+            "sid": f"SM{n:032x}",  # Twilio
+            "status": "queued",
+            "MessageID": f"pm-{n}",  # Postmark
+            "ErrorCode": 0,
+            "Message": "OK",
+        }
+
+    def _answer(self, path: str) -> tuple[int, Any]:
+        with self._lock:
+            queue = self._scripts.get(path)
+            if queue:
+                return queue.popleft()
+        return 200, self._success_body()
+
+    def start(self) -> StandIn:
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                parts = urlsplit(self.path)
+                with stand_in._lock:
+                    stand_in.requests.append(
+                        Recorded(
+                            method=self.command,
+                            path=parts.path,
+                            headers=dict(self.headers.items()),
+                            body=self.rfile.read(length),
+                            query=parse_qs(parts.query),
+                        )
+                    )
+                status, body = stand_in._answer(parts.path)
+                payload = b"" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+            def log_message(self, format, *args):  # quiet
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -1,0 +1,545 @@
+"""Delivery through the real anymail and twilio clients, against a local HTTP stand-in."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import connection, transaction
+from django.utils import timezone
+
+from careops.celery import app as celery_app
+from contacts.tests.factories import ContactFactory
+from messaging import delivery
+from messaging.models import Channel, Integration, Message
+from messaging.services import message_send
+from messaging.tasks import message_deliver, messages_retry_due
+from messaging.tests.factories import ConversationFactory, IntegrationFactory
+from messaging.tests.stand_in import StandIn
+
+pytestmark = [
+    pytest.mark.django_db,
+    # anymail warns that it no longer officially supports SendGrid; we use it knowingly.
+    pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning"),
+]
+
+RESEND = "/resend/emails"
+SENDGRID = "/sendgrid/v3/mail/send"
+DEAD_URL = "http://127.0.0.1:1/"  # nothing listens on port 1
+
+
+def twilio_path(prefix: str, sid: str) -> str:
+    return f"/{prefix}/2010-04-01/Accounts/{sid}/Messages.json"
+
+
+@pytest.fixture
+def stand_in():
+    server = StandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def conversation(workspace_a):
+    contact = ContactFactory(
+        workspace=workspace_a,
+        name="Dana Client",
+        email="dana@example.org",
+        phone="+447700900123",
+        sms_consent=True,
+    )
+    return ConversationFactory(contact=contact)
+
+
+def resend(workspace, stand_in, priority=1, **kwargs) -> Integration:
+    return IntegrationFactory(
+        workspace=workspace,
+        provider="resend",
+        channel=Channel.EMAIL,
+        priority=priority,
+        from_address="hello@alpha.example",
+        credentials={"api_key": "re_live_key_1234", "api_url": stand_in.url + "/resend/"},
+        **kwargs,
+    )
+
+
+def sendgrid(workspace, stand_in, priority=2) -> Integration:
+    return IntegrationFactory(
+        workspace=workspace,
+        provider="sendgrid",
+        channel=Channel.EMAIL,
+        priority=priority,
+        from_address="hello@alpha.example",
+        credentials={"api_key": "SG.secret-key", "api_url": stand_in.url + "/sendgrid/v3/"},
+    )
+
+
+def twilio(workspace, stand_in, *, priority=1, prefix="twilio-a", sid="AC1") -> Integration:
+    return IntegrationFactory(
+        workspace=workspace,
+        provider="twilio",
+        channel=Channel.SMS,
+        priority=priority,
+        from_address="+447700900999",
+        credentials={
+            "account_sid": sid,
+            "auth_token": "token",
+            "api_base_url": f"{stand_in.url}/{prefix}",
+        },
+    )
+
+
+def send(conversation, channel=Channel.EMAIL, django_capture_on_commit_callbacks=None, **kw):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = message_send(
+            conversation=conversation,
+            body="See you on Monday at 10.",
+            subject="Your visit" if channel == Channel.EMAIL else "",
+            channel=channel,
+            **kw,
+        )
+    message.refresh_from_db()
+    return message
+
+
+@pytest.fixture
+def sent(conversation, django_capture_on_commit_callbacks):
+    """send(channel=...) queues a message in the conversation; delivery runs after commit."""
+
+    def _send(channel=Channel.EMAIL):
+        return send(conversation, channel, django_capture_on_commit_callbacks)
+
+    return _send
+
+
+# --- Email ------------------------------------------------------------------------------------
+
+
+def test_email_goes_out_through_resend_with_subject_body_sender_and_reply_to(
+    workspace_a, stand_in, sent
+):
+    integration = resend(workspace_a, stand_in)
+
+    message = sent()
+
+    (request,) = stand_in.requests_to(RESEND)
+    assert request.headers["Authorization"] == "Bearer re_live_key_1234"
+    assert request.headers["Idempotency-Key"] == f"careops-message-{message.pk}-1"
+    assert request.json["to"] == ["dana@example.org"]
+    assert request.json["from"] == "Alpha Clinic <hello@alpha.example>"
+    assert request.json["subject"] == "Your visit"
+    assert request.json["text"] == "See you on Monday at 10."
+    assert request.json["reply_to"] == ["alpha-clinic@inbound.careops.local"]
+    assert message.status == Message.Status.SENT
+    assert message.provider == "resend"
+    assert message.provider_message_id.startswith("stand-in-")
+    assert message.from_address == "hello@alpha.example"
+    assert message.attempts == 1
+    assert message.sent_at is not None
+    assert message.next_attempt_at is None
+    integration.refresh_from_db()
+    assert integration.last_success_at is not None
+
+
+def test_resend_failing_with_503_falls_back_to_sendgrid(workspace_a, stand_in, sent):
+    primary = resend(workspace_a, stand_in)
+    sendgrid(workspace_a, stand_in)
+    stand_in.script(RESEND, (503, {"message": "Service unavailable"}))
+
+    message = sent()
+
+    assert len(stand_in.requests_to(RESEND)) == 1
+    (request,) = stand_in.requests_to(SENDGRID)
+    assert request.headers["Authorization"] == "Bearer SG.secret-key"
+    assert request.json["personalizations"][0]["to"] == [{"email": "dana@example.org"}]
+    assert request.json["subject"] == "Your visit"
+    assert message.status == Message.Status.SENT
+    assert message.provider == "sendgrid"
+    assert message.provider_message_id  # anymail's generated id, sent as a custom arg
+    primary.refresh_from_db()
+    assert "HTTP 503" in primary.last_error
+    assert primary.last_error_at is not None
+
+
+def test_mailgun_and_postmark_send_through_their_anymail_backends(workspace_a, stand_in, sent):
+    IntegrationFactory(
+        workspace=workspace_a,
+        provider="mailgun",
+        priority=1,
+        credentials={
+            "api_key": "mg-key",
+            "sender_domain": "mg.alpha.example",
+            "api_url": stand_in.url + "/mailgun/v3/",
+        },
+    )
+    IntegrationFactory(
+        workspace=workspace_a,
+        provider="postmark",
+        priority=2,
+        credentials={"api_key": "pm-token", "api_url": stand_in.url + "/postmark/"},
+    )
+    stand_in.script("/mailgun/v3/mg.alpha.example/messages", (502, {"message": "Bad gateway"}))
+    stand_in.script(
+        "/postmark/email",
+        (200, {"To": "dana@example.org", "MessageID": "pm-1", "ErrorCode": 0, "Message": "OK"}),
+    )
+
+    message = sent()
+
+    assert len(stand_in.requests_to("/mailgun/v3/mg.alpha.example/messages")) == 1
+    (request,) = stand_in.requests_to("/postmark/email")
+    assert request.headers["X-Postmark-Server-Token"] == "pm-token"
+    assert request.json["To"] == "dana@example.org"
+    assert request.json["TextBody"] == "See you on Monday at 10."
+    assert message.status == Message.Status.SENT
+    assert message.provider == "postmark"
+    assert message.provider_message_id == "pm-1"
+    assert message.error == ""
+
+
+@pytest.mark.parametrize("status", [401, 403, 429, 500])
+def test_a_broken_account_or_an_overloaded_provider_moves_on_to_the_next(
+    workspace_a, stand_in, sent, status
+):
+    resend(workspace_a, stand_in)
+    sendgrid(workspace_a, stand_in)
+    stand_in.script(RESEND, (status, {"message": "API key is invalid"}))
+
+    message = sent()
+
+    assert message.status == Message.Status.SENT
+    assert message.provider == "sendgrid"
+
+
+def test_a_network_error_moves_on_to_the_next_provider(workspace_a, stand_in, sent):
+    IntegrationFactory(
+        workspace=workspace_a,
+        provider="resend",
+        priority=1,
+        credentials={"api_key": "re_key", "api_url": DEAD_URL},
+    )
+    sendgrid(workspace_a, stand_in)
+
+    message = sent()
+
+    assert message.status == Message.Status.SENT
+    assert message.provider == "sendgrid"
+    assert Integration.objects.get(priority=1).last_error.startswith("ConnectionError")
+
+
+def test_all_providers_failing_leaves_it_failed_with_every_error_and_a_retry_time(
+    workspace_a, stand_in, sent
+):
+    resend(workspace_a, stand_in)
+    sendgrid(workspace_a, stand_in)
+    stand_in.script(RESEND, (503, {"message": "down"}))
+    stand_in.script(SENDGRID, (500, {"errors": [{"message": "oops"}]}))
+
+    with time_machine.travel(timezone.now(), tick=False):
+        message = sent()
+
+        assert message.status == Message.Status.FAILED
+        assert message.error.startswith("resend: HTTP 503")
+        assert "; sendgrid: HTTP 500" in message.error
+        assert message.attempts == 1
+        assert message.failed_at == timezone.now()
+        assert message.next_attempt_at == timezone.now() + timedelta(minutes=1)
+
+
+def test_the_retry_sweep_sends_a_failed_message_once_its_time_comes(workspace_a, stand_in, sent):
+    resend(workspace_a, stand_in)
+    stand_in.script(RESEND, (503, {"message": "down"}))
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        message = sent()
+    assert message.status == Message.Status.FAILED
+
+    with time_machine.travel(start + timedelta(seconds=30), tick=False):
+        assert messages_retry_due() == 0  # not yet due
+    with time_machine.travel(start + timedelta(minutes=2), tick=False):
+        assert messages_retry_due() == 1
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    assert message.attempts == 2
+    assert message.error == ""
+    first, second = stand_in.requests_to(RESEND)
+    assert first.headers["Idempotency-Key"] != second.headers["Idempotency-Key"]
+
+
+def test_retries_back_off_and_stop_after_the_last_attempt(workspace_a, stand_in, sent, settings):
+    settings.MESSAGE_MAX_ATTEMPTS = 3
+    resend(workspace_a, stand_in)
+    stand_in.script(RESEND, *[(503, {"message": "down"})] * 3)
+    now = timezone.now()
+    with time_machine.travel(now, tick=False):
+        message = sent()
+    assert message.next_attempt_at == now + timedelta(minutes=1)
+
+    now += timedelta(minutes=1)
+    with time_machine.travel(now, tick=False):
+        assert message_deliver(message.pk) == "retrying"
+    message.refresh_from_db()
+    assert (message.attempts, message.next_attempt_at) == (2, now + timedelta(minutes=5))
+
+    now += timedelta(minutes=5)
+    with time_machine.travel(now, tick=False):
+        assert message_deliver(message.pk) == "failed"
+        assert messages_retry_due() == 0
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert message.attempts == 3
+    assert message.next_attempt_at is None
+    assert message.error.startswith("resend: HTTP 503")
+
+
+def test_a_refused_recipient_fails_at_once_without_fallback_or_retry(workspace_a, stand_in, sent):
+    primary = resend(workspace_a, stand_in)
+    sendgrid(workspace_a, stand_in)
+    stand_in.script(
+        RESEND,
+        (422, {"name": "validation_error", "message": "Invalid `to` field. Use email@x.com"}),
+    )
+
+    message = sent()
+
+    assert message.status == Message.Status.FAILED
+    assert message.error.startswith("resend: HTTP 422")
+    assert "Invalid `to` field" in message.error
+    assert message.next_attempt_at is None
+    assert stand_in.requests_to(SENDGRID) == []
+    primary.refresh_from_db()
+    assert primary.last_error == ""  # the recipient's fault, not the integration's
+
+
+def test_a_400_about_the_sender_domain_is_the_integrations_fault_and_falls_back(
+    workspace_a, stand_in, sent
+):
+    resend(workspace_a, stand_in)
+    sendgrid(workspace_a, stand_in)
+    stand_in.script(RESEND, (400, {"message": "The alpha.example domain is not verified."}))
+
+    message = sent()
+
+    assert message.status == Message.Status.SENT
+    assert message.provider == "sendgrid"
+
+
+def test_email_without_integrations_goes_through_the_platform_email_backend(sent):
+    message = sent()
+
+    assert message.status == Message.Status.SENT
+    assert message.provider == "default"
+    (email,) = mail.outbox  # pytest-django's locmem backend
+    assert email.to == ["dana@example.org"]
+    assert email.subject == "Your visit"
+    assert email.body == "See you on Monday at 10."
+    assert email.reply_to == ["alpha-clinic@inbound.careops.local"]
+
+
+def test_inactive_integrations_are_not_used(workspace_a, stand_in, sent):
+    resend(workspace_a, stand_in, is_active=False)
+    sendgrid(workspace_a, stand_in)
+
+    message = sent()
+
+    assert stand_in.requests_to(RESEND) == []
+    assert message.provider == "sendgrid"
+
+
+def test_a_console_integration_where_console_is_not_allowed_refuses_to_pretend(
+    workspace_a, stand_in, sent, settings
+):
+    settings.MESSAGING_ALLOW_CONSOLE = False
+    IntegrationFactory(workspace=workspace_a, provider="console", priority=1)
+
+    message = sent()
+
+    assert message.status == Message.Status.FAILED
+    assert "console providers are disabled" in message.error
+    assert mail.outbox == []
+
+
+# --- SMS ----------------------------------------------------------------------------------------
+
+
+def test_sms_goes_out_through_twilio_with_a_status_callback(workspace_a, stand_in, sent, settings):
+    integration = twilio(workspace_a, stand_in)
+
+    message = sent(Channel.SMS)
+
+    (request,) = stand_in.requests_to(twilio_path("twilio-a", "AC1"))
+    assert request.form["To"] == "+447700900123"
+    assert request.form["From"] == "+447700900999"
+    assert request.form["Body"] == "See you on Monday at 10."
+    assert request.form["StatusCallback"] == (
+        f"{settings.SITE_URL}/webhooks/twilio/{integration.webhook_key}/status"
+    )
+    assert request.headers["Authorization"].startswith("Basic ")
+    assert message.status == Message.Status.SENT
+    assert message.provider == "twilio"
+    assert message.provider_message_id.startswith("SM")
+    assert message.from_address == "+447700900999"
+
+
+def test_twilio_21211_invalid_number_fails_at_once_without_retry(workspace_a, stand_in, sent):
+    twilio(workspace_a, stand_in)
+    twilio(workspace_a, stand_in, priority=2, prefix="twilio-b", sid="AC2")
+    stand_in.script(
+        twilio_path("twilio-a", "AC1"),
+        (
+            400,
+            {
+                "code": 21211,
+                "message": "The 'To' number is not a valid phone number.",
+                "status": 400,
+            },
+        ),
+    )
+
+    message = sent(Channel.SMS)
+
+    assert message.status == Message.Status.FAILED
+    assert message.error.startswith("twilio: HTTP 400 error 21211")
+    assert message.next_attempt_at is None
+    assert stand_in.requests_to(twilio_path("twilio-b", "AC2")) == []
+
+
+def test_twilio_primary_failing_falls_back_to_the_second_twilio_account(
+    workspace_a, stand_in, sent
+):
+    primary = twilio(workspace_a, stand_in)
+    twilio(workspace_a, stand_in, priority=2, prefix="twilio-b", sid="AC2")
+    stand_in.script(
+        twilio_path("twilio-a", "AC1"),
+        (401, {"code": 20003, "message": "Authenticate", "status": 401}),
+    )
+
+    message = sent(Channel.SMS)
+
+    assert message.status == Message.Status.SENT
+    assert len(stand_in.requests_to(twilio_path("twilio-b", "AC2"))) == 1
+    primary.refresh_from_db()
+    assert "error 20003" in primary.last_error
+
+
+def test_sms_without_integrations_goes_to_the_console_provider(sent, settings):
+    settings.SMS_DEFAULT_PROVIDER = "console"
+
+    message = sent(Channel.SMS)
+
+    assert message.status == Message.Status.SENT
+    assert message.provider == "console"
+
+
+def test_platform_twilio_sends_sms_for_workspaces_without_integrations(stand_in, sent, settings):
+    settings.SMS_DEFAULT_PROVIDER = "twilio"
+    settings.TWILIO_ACCOUNT_SID = "AC_platform"
+    settings.TWILIO_AUTH_TOKEN = "tok"
+    settings.TWILIO_FROM_NUMBER = "+447700900000"
+    settings.TWILIO_API_BASE_URL = stand_in.url + "/platform"
+
+    message = sent(Channel.SMS)
+
+    (request,) = stand_in.requests_to(twilio_path("platform", "AC_platform"))
+    assert request.form["From"] == "+447700900000"
+    assert "StatusCallback" not in request.form  # no integration, no webhook key
+    assert message.status == Message.Status.SENT
+    assert message.provider == "twilio"
+
+
+# --- Idempotency and outages --------------------------------------------------------------------
+
+
+def test_delivering_twice_sends_once(workspace_a, stand_in, sent):
+    resend(workspace_a, stand_in)
+    message = sent()
+
+    assert message_deliver(message.pk) == "skipped"
+
+    assert len(stand_in.requests_to(RESEND)) == 1
+    message.refresh_from_db()
+    assert message.attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_another_worker_is_sending_is_skipped(workspace_a, stand_in, sent):
+    resend(workspace_a, stand_in)
+    stand_in.script(RESEND, (503, {"message": "down"}))
+    message = sent()  # failed; make it due again
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        with transaction.atomic():
+            Message.objects.select_for_update().get(pk=message.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    worker = threading.Thread(target=other_worker)
+    worker.start()
+    locked.wait(10)
+    try:
+        assert delivery.message_deliver(message.pk) == "skipped"
+    finally:
+        release.set()
+        worker.join()
+    assert len(stand_in.requests_to(RESEND)) == 1
+
+
+@contextlib.contextmanager
+def broker_outage():
+    """Publishing goes to a broker nobody listens on, as when Redis is down."""
+    conf = celery_app.conf
+    saved = conf.broker_url, conf.task_always_eager
+    conf.broker_url, conf.task_always_eager = "redis://127.0.0.1:1/0", False
+    celery_app._pool = celery_app.amqp._producer_pool = None
+    try:
+        yield
+    finally:
+        conf.broker_url, conf.task_always_eager = saved
+        celery_app._pool = celery_app.amqp._producer_pool = None
+
+
+def test_a_broker_outage_at_send_time_leaves_it_queued_and_the_sweep_sends_it(
+    workspace_a, stand_in, sent
+):
+    resend(workspace_a, stand_in)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False), broker_outage():
+        message = sent()
+    assert message.status == Message.Status.QUEUED
+    assert stand_in.requests_to(RESEND) == []
+
+    with time_machine.travel(start + timedelta(seconds=30), tick=False):
+        assert messages_retry_due() == 0  # the publish may yet come through
+    with time_machine.travel(start + timedelta(minutes=2), tick=False):
+        assert messages_retry_due() == 1
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    assert len(stand_in.requests_to(RESEND)) == 1
+
+
+def test_the_sweep_ignores_inbound_sent_and_exhausted_messages(workspace_a, conversation):
+    from messaging.tests.factories import MessageFactory
+
+    old = timezone.now() - timedelta(hours=1)
+    MessageFactory(conversation=conversation, created_at=old)  # inbound
+    for status, next_attempt_at in [("sent", None), ("failed", None), ("delivered", None)]:
+        MessageFactory(
+            conversation=conversation,
+            direction="outbound",
+            status=status,
+            sender_kind="staff",
+            created_at=old,
+            next_attempt_at=next_attempt_at,
+        )
+
+    assert delivery.messages_due_ids() == []
