@@ -245,3 +245,91 @@ def conversation_set_automation(
         actor=getattr(actor, "pk", None),
     )
     return conversation
+
+
+_UNCHANGED = object()
+
+
+def conversation_update(
+    *, conversation: Conversation, actor=None, status=_UNCHANGED, assigned_to=_UNCHANGED
+) -> Conversation:
+    """Close or reopen a conversation, or (un)assign it to a member of its workspace.
+
+    `assigned_to` is a user, a user id, or None; anyone outside the workspace is refused with a
+    field error rather than stored.
+    """
+    from workspaces.models import Membership
+
+    fields = []
+    if status is not _UNCHANGED:
+        if status not in Conversation.Status.values:
+            raise InvalidInput(fields={"status": ["Use open or closed."]})
+        conversation.status = status
+        fields.append("status")
+    if assigned_to is not _UNCHANGED:
+        user_id = getattr(assigned_to, "pk", assigned_to)
+        if user_id is None:
+            conversation.assigned_to = None
+        else:
+            membership = (
+                Membership.objects.for_workspace(conversation.workspace_id)
+                .select_related("user")
+                .filter(user_id=user_id)
+                .first()
+            )
+            if membership is None:
+                raise InvalidInput(fields={"assigned_to": ["Choose a member of this workspace."]})
+            conversation.assigned_to = membership.user
+        fields.append("assigned_to")
+    if fields:
+        conversation.save(update_fields=[*fields, "updated_at"])
+        log.info(
+            "conversation_updated",
+            conversation_id=conversation.pk,
+            fields=fields,
+            actor=getattr(actor, "pk", None),
+        )
+    return conversation
+
+
+def conversation_template_render(
+    *, conversation: Conversation, template_id: int, actor=None
+) -> tuple[str, str]:
+    """A canned reply: one of the workspace's message templates rendered for the conversation's
+    contact, signed by the staff member. Returns (subject, body)."""
+    from messaging.models import MessageTemplate
+    from messaging.rendering import template_context, template_render
+
+    template = (
+        MessageTemplate.objects.for_workspace(conversation.workspace_id)
+        .filter(pk=template_id)
+        .first()
+    )
+    if template is None:
+        raise InvalidInput(fields={"template_id": ["Choose a message template of this workspace."]})
+    context = template_context(
+        contact=conversation.contact, workspace=conversation.workspace, staff=actor
+    )
+    return template_render(template, context)
+
+
+def conversation_reply(
+    *,
+    conversation: Conversation,
+    actor,
+    body: str = "",
+    channel: str | None = None,
+    subject: str = "",
+    template_id: int | None = None,
+) -> Message:
+    """A staff member's reply from the inbox (page or API). A canned reply (`template_id`)
+    fills the body and subject left blank; the reply pauses automation (see message_send)."""
+    if template_id is not None:
+        rendered_subject, rendered_body = conversation_template_render(
+            conversation=conversation, template_id=template_id, actor=actor
+        )
+        body = (body or "").strip() or rendered_body
+        subject = (subject or "").strip() or rendered_subject
+    return message_send(
+        conversation=conversation, body=body, actor=actor, channel=channel, subject=subject
+    )

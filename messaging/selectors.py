@@ -1,0 +1,124 @@
+"""Reads of the inbox shared by the API and the pages."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from careops.errors import InvalidInput
+from messaging.models import Conversation, Message, MessageTemplate
+from workspaces.models import User
+
+ASSIGNED_CHOICES_HELP = 'Use "me", "none" or a member\'s user id.'
+
+
+def _failed_outbound() -> Exists:
+    return Exists(
+        Message.objects.filter(
+            conversation=OuterRef("pk"),
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.FAILED,
+        )
+    )
+
+
+def conversations_for_workspace(*, workspace) -> QuerySet[Conversation]:
+    """The workspace's conversations with the contact and assignee joined and `has_failed`
+    annotated (any failed outbound message), by last activity: one query for a page."""
+    return (
+        Conversation.objects.for_workspace(workspace)
+        .select_related("contact", "assigned_to")
+        .annotate(has_failed=_failed_outbound())
+        .order_by(F("last_message_at").desc(nulls_last=True), "-pk")
+    )
+
+
+def conversations_list(
+    *,
+    workspace,
+    user=None,
+    unread: bool | None = None,
+    assigned: str | int | None = None,
+    status: str = "",
+    q: str = "",
+) -> QuerySet[Conversation]:
+    """The inbox: filtered by unread, assignee ("me", "none" or a user id), status, and a search
+    of the contact's name, email or phone."""
+    conversations = conversations_for_workspace(workspace=workspace)
+    if unread is True:
+        conversations = conversations.filter(unread_count__gt=0)
+    elif unread is False:
+        conversations = conversations.filter(unread_count=0)
+    if assigned not in (None, ""):
+        if assigned == "me":
+            conversations = conversations.filter(assigned_to=user)
+        elif assigned == "none":
+            conversations = conversations.filter(assigned_to__isnull=True)
+        else:
+            try:
+                conversations = conversations.filter(assigned_to_id=int(assigned))
+            except (TypeError, ValueError):
+                raise InvalidInput(fields={"assigned": [ASSIGNED_CHOICES_HELP]}) from None
+    if status:
+        if status not in Conversation.Status.values:
+            raise InvalidInput(fields={"status": ["Use open or closed."]})
+        conversations = conversations.filter(status=status)
+    q = (q or "").strip()
+    if q:
+        match = Q(contact__name__icontains=q) | Q(contact__email__icontains=q)
+        digits = "".join(ch for ch in q if ch.isdigit())
+        if len(digits) >= 3:
+            match |= Q(contact__phone__contains=digits)
+        conversations = conversations.filter(match)
+    return conversations
+
+
+def conversation_get(*, workspace, pk) -> Conversation:
+    """One conversation of the workspace (annotated like the list), or 404."""
+    conversation = get_object_or_404(conversations_for_workspace(workspace=workspace), pk=pk)
+    conversation.workspace = workspace  # spares message_send a query for it
+    return conversation
+
+
+def conversation_messages(*, conversation: Conversation, after: int | None = None):
+    """The thread, oldest first, the staff sender joined; `after` keeps only newer messages
+    (message ids grow with time), which is what the inbox's polling asks for."""
+    messages = (
+        Message.objects.for_workspace(conversation.workspace_id)
+        .filter(conversation=conversation)
+        .select_related("sender_user")
+        .order_by("created_at", "pk")
+    )
+    if after is not None:
+        messages = messages.filter(pk__gt=after)
+    return messages
+
+
+def conversation_latest_messages(*, conversation: Conversation, limit: int) -> list[Message]:
+    """The last `limit` messages of the thread, oldest first (one query)."""
+    latest = list(
+        Message.objects.for_workspace(conversation.workspace_id)
+        .filter(conversation=conversation)
+        .select_related("sender_user")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    latest.reverse()
+    return latest
+
+
+def message_get(*, conversation: Conversation, pk) -> Message:
+    return get_object_or_404(
+        Message.objects.for_workspace(conversation.workspace_id)
+        .filter(conversation=conversation)
+        .select_related("sender_user"),
+        pk=pk,
+    )
+
+
+def workspace_members(*, workspace) -> QuerySet[User]:
+    """The people a conversation may be assigned to."""
+    return User.objects.filter(memberships__workspace=workspace).order_by("name", "email")
+
+
+def templates_for_workspace(*, workspace) -> QuerySet[MessageTemplate]:
+    return MessageTemplate.objects.for_workspace(workspace).order_by("name")
