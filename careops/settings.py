@@ -247,6 +247,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "workspaces.models.Membership.Role",
         "WorkspaceStatusEnum": "workspaces.models.Workspace.Status",
+        "ConversationStatusEnum": "messaging.models.Conversation.Status",
+        "MessageStatusEnum": "messaging.models.Message.Status",
+        "ChannelEnum": "messaging.models.Channel",
     },
 }
 

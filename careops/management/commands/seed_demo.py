@@ -6,9 +6,15 @@ twice leaves one demo workspace.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from contacts import services as contacts_services
+from contacts.models import Contact
+from messaging import integrations, message_templates
+from messaging import services as messaging_services
+from messaging.models import Channel, Message
 from workspaces import services
 from workspaces.models import Membership, User, Workspace
 
@@ -45,6 +51,85 @@ class Command(BaseCommand):
         Membership.objects.get_or_create(
             workspace=workspace, user=staff, defaults={"role": Membership.Role.STAFF}
         )
+        if not Contact.objects.for_workspace(workspace).exists():
+            self._inbox(workspace, owner, staff)
         self.stdout.write(self.style.SUCCESS(f"Demo workspace ready: {workspace.name}"))
         self.stdout.write(f"  owner: {DEMO_OWNER[0]} / {DEMO_PASSWORD}")
         self.stdout.write(f"  staff: {DEMO_STAFF[0]} / {DEMO_PASSWORD}")
+
+    def _inbox(self, workspace: Workspace, owner: User, staff: User) -> None:
+        """Console providers, two canned replies, a few contacts and conversations."""
+        senders = {Channel.EMAIL: "hello@harbourphysio.example", Channel.SMS: "+442079460958"}
+        # Where console providers are not allowed (DEBUG off), the platform defaults send.
+        for channel, address in senders.items() if settings.MESSAGING_ALLOW_CONSOLE else ():
+            integrations.integration_create(
+                workspace=workspace,
+                actor=owner,
+                provider="console",
+                channel=channel,
+                credentials={},
+                from_address=address,
+            )
+        message_templates.template_create(
+            workspace=workspace,
+            actor=owner,
+            name="Thanks for getting in touch",
+            subject="Thanks, {{ contact.first_name }}",
+            body="Hi {{ contact.first_name }}, thanks for contacting {{ workspace.name }}. "
+            "We will get back to you today.",
+        )
+        message_templates.template_create(
+            workspace=workspace,
+            actor=owner,
+            name="Directions",
+            channel=Channel.SMS,
+            body="{{ workspace.name }} is at {{ workspace.address }}. See you soon!",
+        )
+        ada = contacts_services.contact_form_submit(
+            workspace=workspace,
+            name="Ada Lovelace",
+            email="ada@example.org",
+            phone="+447700900001",
+            message="Hello! Do you have any appointments on Saturday mornings?",
+            email_consent=True,
+            sms_consent=True,
+        )
+        contacts_services.contact_update(contact=ada, actor=owner, tags=["new client"])
+        grace = contacts_services.contact_create(
+            workspace=workspace,
+            actor=owner,
+            name="Grace Hopper",
+            email="grace@example.org",
+            phone="+447700900002",
+            tags=["regular"],
+            notes="Prefers afternoon sessions.",
+            sms_consent=True,
+        )
+        messaging_services.message_receive(
+            workspace=workspace,
+            contact=grace,
+            channel=Channel.SMS,
+            body="Running 10 minutes late, sorry!",
+            from_address=grace.phone,
+        )
+        alan = contacts_services.contact_create(
+            workspace=workspace, actor=owner, name="Alan Turing", email="alan@example.org"
+        )
+        conversation = messaging_services.conversation_for_contact(
+            workspace=workspace, contact=alan
+        )
+        failed = messaging_services.message_send(
+            conversation=conversation,
+            actor=staff,
+            body="Your exercise plan is attached to your client portal.",
+        )
+        # Show the inbox's failed state: a send the provider refused, waiting for a retry.
+        Message.objects.filter(pk=failed.pk).update(
+            status=Message.Status.FAILED,
+            error="demo: the email provider answered HTTP 503 (service unavailable)",
+            attempts=1,
+            next_attempt_at=None,
+        )
+        contacts_services.contact_create(
+            workspace=workspace, actor=owner, name="Katherine Johnson", phone="+447700900004"
+        )
