@@ -296,6 +296,8 @@ SMS_DEFAULT_PROVIDER = env.str("SMS_DEFAULT_PROVIDER", default="console")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+# Twilio's API host for the platform account (a regional edge, or a local stand-in in tests).
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 # Console providers may be chosen as integrations only where nothing real should be sent.
 MESSAGING_ALLOW_CONSOLE = env.bool("MESSAGING_ALLOW_CONSOLE", default=DEBUG)
 # Inbound email arrives at <workspace-slug>@INBOUND_EMAIL_DOMAIN (the ESP's inbound route).

@@ -65,6 +65,7 @@ def outgoing_for(message: Message) -> Outgoing:
         # Per attempt: a redo of an attempt that never got recorded (the worker died after the
         # provider accepted) reuses the key; a retry after a recorded failure gets a new one.
         idempotency_key=f"careops-message-{message.pk}-{message.attempts + 1}",
+        message_id=message.pk,
     )
 
 

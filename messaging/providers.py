@@ -95,6 +95,8 @@ class Outgoing:
     sender_name: str = ""
     # Sent where the ESP honours one (Resend): the same key twice sends one email.
     idempotency_key: str = ""
+    # Our message's id, carried in the status callback URL (see messaging.webhooks).
+    message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -235,10 +237,11 @@ class DjangoEmailSender(Sender):
 
 
 class TwilioSender(Sender):
-    def status_callback(self) -> str:
+    def status_callback(self, message_id: int | None) -> str:
         if self.integration is None:
             return ""
-        return webhook_url("webhook-twilio-status", self.integration.webhook_key)
+        url = webhook_url("webhook-twilio-status", self.integration.webhook_key)
+        return f"{url}?message={message_id}" if url and message_id else url
 
     def send(self, outgoing: Outgoing) -> SendResult:
         creds = self.credentials
@@ -252,7 +255,7 @@ class TwilioSender(Sender):
         if creds.get("api_base_url"):
             client.api.base_url = creds["api_base_url"].rstrip("/")
         params: dict[str, Any] = {"to": outgoing.to, "from_": self.from_address}
-        callback = self.status_callback()
+        callback = self.status_callback(outgoing.message_id)
         if callback:
             params["status_callback"] = callback
         try:
@@ -316,7 +319,7 @@ def platform_sender(channel: str) -> Sender:
                 "account_sid": settings.TWILIO_ACCOUNT_SID,
                 "auth_token": settings.TWILIO_AUTH_TOKEN,
                 # Unset in production (api.twilio.com); tests point it at a local stand-in.
-                "api_base_url": getattr(settings, "TWILIO_API_BASE_URL", ""),
+                "api_base_url": settings.TWILIO_API_BASE_URL,
             },
         )
     return ConsoleSmsSender(key="console", from_address=settings.TWILIO_FROM_NUMBER)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import structlog
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -17,7 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from careops.errors import InvalidInput
 from messaging.inbound import TWILIO_STATUSES, message_status_update, sms_receive
-from messaging.models import Channel, Integration
+from messaging.models import Channel, Integration, Message
 
 log = structlog.get_logger(__name__)
 
@@ -104,11 +105,25 @@ def twilio_status(request: HttpRequest, key: str) -> HttpResponse:
     if code := request.POST.get("ErrorCode", ""):
         detail = request.POST.get("ErrorMessage", "")
         error = f"Twilio error {code}" + (f": {detail}" if detail else "")
-    message_status_update(
-        workspace=integration.workspace,
-        provider="twilio",
-        provider_message_id=sid,
-        status=status,
-        error=error,
-    )
+    with transaction.atomic():
+        _wait_for_sender(integration, request.GET.get("message", ""))
+        message_status_update(
+            workspace=integration.workspace,
+            provider="twilio",
+            provider_message_id=sid,
+            status=status,
+            error=error,
+        )
     return HttpResponse(status=200)
+
+
+def _wait_for_sender(integration: Integration, message_id: str) -> None:
+    """Twilio can call back before the worker that sent the text has committed the SID it got:
+    the worker holds the message's row lock until then, so waiting for that lock (the callback
+    URL names our message) makes the SID visible instead of losing the callback."""
+    if message_id.isdigit():
+        list(
+            Message.objects.select_for_update()
+            .filter(workspace=integration.workspace, pk=int(message_id))
+            .values_list("pk", flat=True)
+        )

@@ -377,7 +377,7 @@ def test_sms_goes_out_through_twilio_with_a_status_callback(workspace_a, stand_i
     assert request.form["From"] == "+447700900999"
     assert request.form["Body"] == "See you on Monday at 10."
     assert request.form["StatusCallback"] == (
-        f"{settings.SITE_URL}/webhooks/twilio/{integration.webhook_key}/status"
+        f"{settings.SITE_URL}/webhooks/twilio/{integration.webhook_key}/status?message={message.pk}"
     )
     assert request.headers["Authorization"].startswith("Basic ")
     assert message.status == Message.Status.SENT

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
+from django.db import connection, transaction
 from django.urls import reverse
 from twilio.request_validator import RequestValidator
 
@@ -14,6 +16,7 @@ from contacts.tests.factories import ContactFactory
 from messaging.models import Channel, Conversation, Message
 from messaging.services import reachable_channels
 from messaging.tests.factories import ConversationFactory, IntegrationFactory, MessageFactory
+from tests.processes import wait_for
 
 TOKEN = "twilio-auth-token-alpha"
 FORM = "application/x-www-form-urlencoded"
@@ -394,3 +397,45 @@ def test_a_status_callback_without_a_status_is_a_bad_request(client, twilio):
     response = post_signed(client, status_url(twilio), {"MessageSid": "SM9000"})
 
     assert response.status_code == 400
+
+
+def lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_status_callback_that_beats_the_senders_commit_waits_for_it(client, twilio, workspace_a):
+    message = outbound_sms(workspace_a, sid="", status=Message.Status.QUEUED)
+    locked, committed = threading.Event(), threading.Event()
+
+    def sender():
+        # A worker mid-send: it holds the row lock, has stored the SID, not yet committed.
+        try:
+            with transaction.atomic():
+                Message.objects.select_for_update().get(pk=message.pk)
+                Message.objects.filter(pk=message.pk).update(
+                    status=Message.Status.SENT, provider="twilio", provider_message_id="SM7777"
+                )
+                locked.set()
+                # Commit only once the callback is seen waiting on this lock.
+                wait_for(lambda: lock_waiters() > 0, timeout=5, what="the callback to wait")
+            committed.set()
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=sender)
+    worker.start()
+    assert locked.wait(5)
+    response = post_signed(
+        client,
+        f"{status_url(twilio)}?message={message.pk}",
+        {"MessageSid": "SM7777", "MessageStatus": "delivered"},
+    )
+    worker.join(5)
+
+    assert committed.is_set()
+    assert response.status_code == 200
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
