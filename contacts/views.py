@@ -17,6 +17,7 @@ from django.views.generic import ListView
 from rest_framework.throttling import SimpleRateThrottle
 
 from careops.errors import DomainError, InvalidInput
+from careops.forms import add_domain_errors
 from careops.tenancy import WorkspacePageMixin
 from contacts import selectors, services
 from contacts.csv_io import contacts_export_response, contacts_import_csv
@@ -27,15 +28,6 @@ from workspaces.models import Workspace
 log = structlog.get_logger(__name__)
 
 PAGE_SIZE = 25
-
-
-def _add_errors(form, error: DomainError) -> None:
-    for field, problems in error.fields.items():
-        target = field if field in form.fields else None
-        for problem in problems:
-            form.add_error(target, problem)
-    if not error.fields:
-        form.add_error(None, error.message)
 
 
 def _filter_form(request) -> ContactFilterForm:
@@ -96,7 +88,7 @@ class ContactDetailView(WorkspacePageMixin, View):
             try:
                 services.contact_update(contact=contact, actor=request.user, **form.cleaned_data)
             except DomainError as exc:
-                _add_errors(form, exc)
+                add_domain_errors(form, exc)
             else:
                 messages.success(request, f"{contact} is saved.")
                 return redirect("contact-detail", pk=contact.pk)
@@ -126,7 +118,7 @@ class ContactNewView(WorkspacePageMixin, View):
                     workspace=request.workspace, actor=request.user, **form.cleaned_data
                 )
             except DomainError as exc:
-                _add_errors(form, exc)
+                add_domain_errors(form, exc)
                 existing = exc.extra.get("existing_id")
                 if existing:
                     url = reverse("contact-detail", args=[existing])
@@ -152,7 +144,7 @@ class ContactImportView(WorkspacePageMixin, View):
                     workspace=request.workspace, actor=request.user, file=form.cleaned_data["file"]
                 )
             except InvalidInput as exc:
-                _add_errors(form, exc)
+                add_domain_errors(form, exc)
         return render(request, self.template_name, {"form": form, "report": report})
 
 
@@ -225,7 +217,7 @@ def contact_form(request, slug: str):
                     sms_consent=data["sms_consent"],
                 )
             except DomainError as exc:
-                _add_errors(form, exc)
+                add_domain_errors(form, exc)
             else:
                 return redirect(f"{reverse('contact-form', args=[slug])}?sent=1")
     return render(request, "contacts/contact_form.html", context)

@@ -15,6 +15,7 @@ from django.views import View
 from django_htmx.http import reswap, retarget
 
 from careops.errors import Conflict, DomainError
+from careops.forms import add_domain_errors
 from careops.tenancy import WorkspacePageMixin
 from messaging import selectors, services
 from messaging.models import Channel, Conversation
@@ -59,15 +60,6 @@ class ReplyForm(forms.Form):
         self.fields["template_id"].choices = [("", "Choose a canned reply")] + [
             (t.pk, t.name) for t in templates
         ]
-
-
-def _add_errors(form: forms.Form, error: DomainError) -> None:
-    for field, problems in error.fields.items():
-        target = field if field in form.fields else None
-        for problem in problems:
-            form.add_error(target, problem)
-    if not error.fields:
-        form.add_error(None, error.message)
 
 
 class InboxPageMixin(WorkspacePageMixin):
@@ -208,7 +200,7 @@ class ReplyView(InboxPageMixin, View):
                     template_id=data["template_id"],
                 )
             except DomainError as exc:
-                _add_errors(form, exc)
+                add_domain_errors(form, exc)
             else:
                 if not request.htmx:
                     messages.success(request, "Reply queued.")

@@ -14,20 +14,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from careops.errors import DomainError
+from careops.forms import add_domain_errors
 from careops.tenancy import SESSION_KEY, switch_workspace
 from workspaces import services
 from workspaces.forms import InvitedSignupForm, SignupForm, WorkspaceForm
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
-
-
-def _add_errors(form, error: DomainError) -> None:
-    for field, problems in error.fields.items():
-        target = field if field in form.fields else None
-        for problem in problems:
-            form.add_error(target, problem)
-    if not error.fields:
-        form.add_error(None, error.message)
 
 
 def _sign_in_to(request, user, workspace_id):
@@ -52,7 +44,7 @@ def signup(request):
                 workspace_timezone=data["timezone"],
             )
         except DomainError as exc:
-            _add_errors(form, exc)
+            add_domain_errors(form, exc)
         else:
             return _sign_in_to(request, user, membership.workspace_id)
     return render(request, "workspaces/signup.html", {"form": form})
@@ -69,7 +61,7 @@ def workspace_new(request):
                 timezone=form.cleaned_data["timezone"],
             )
         except DomainError as exc:
-            _add_errors(form, exc)
+            add_domain_errors(form, exc)
         else:
             request.session[SESSION_KEY] = workspace.pk
             messages.success(request, f"{workspace.name} is ready to set up.")
@@ -122,7 +114,7 @@ def invitation_accept(request, token: str):
                 invitation_token=token,
             )
         except DomainError as exc:
-            _add_errors(form, exc)
+            add_domain_errors(form, exc)
         else:
             return _sign_in_to(request, new_user, membership.workspace_id)
     context["form"] = form

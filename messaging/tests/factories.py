@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import factory
+from django.utils import timezone
 
 from contacts.tests.factories import ContactFactory
 from messaging.models import Channel, Conversation, Integration, Message, MessageTemplate
+from messaging.services import message_receive
 
 
 class ConversationFactory(factory.django.DjangoModelFactory):
@@ -47,3 +49,26 @@ class MessageTemplateFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Template {n}")
     body = "Hello {{ contact.first_name }}"
+
+
+def conversation_with_inbound(
+    workspace, *, contact=None, channel="email", body="Hello there", **contact_fields
+) -> Conversation:
+    """A conversation opened the way a real one is: the contact wrote in."""
+    contact = contact or ContactFactory(workspace=workspace, **contact_fields)
+    message, _ = message_receive(workspace=workspace, contact=contact, channel=channel, body=body)
+    return message.conversation
+
+
+def failed_outbound(conversation, error="smtp: 550 mailbox unavailable") -> Message:
+    """A staff reply that every provider refused, waiting for a retry."""
+    return MessageFactory(
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.FAILED,
+        sender_kind=Message.SenderKind.STAFF,
+        to_address=conversation.contact.email,
+        error=error,
+        attempts=1,
+        failed_at=timezone.now(),
+    )

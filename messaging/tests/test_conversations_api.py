@@ -9,7 +9,13 @@ from django.utils import timezone
 from contacts.tests.factories import ContactFactory
 from messaging.models import Conversation, Message
 from messaging.services import message_receive
-from messaging.tests.factories import ConversationFactory, MessageFactory, MessageTemplateFactory
+from messaging.tests.factories import (
+    ConversationFactory,
+    MessageFactory,
+    MessageTemplateFactory,
+    conversation_with_inbound,
+    failed_outbound,
+)
 from workspaces.tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,25 +25,6 @@ LIST = "/api/v1/messages/conversations"
 
 def detail(conversation) -> str:
     return f"{LIST}/{conversation.pk}"
-
-
-def inbound(workspace, *, contact=None, channel="email", body="Hello there", **contact_fields):
-    contact = contact or ContactFactory(workspace=workspace, **contact_fields)
-    message, _ = message_receive(workspace=workspace, contact=contact, channel=channel, body=body)
-    return message.conversation
-
-
-def failed_outbound(conversation, error="smtp: 550 mailbox unavailable") -> Message:
-    return MessageFactory(
-        conversation=conversation,
-        direction=Message.Direction.OUTBOUND,
-        status=Message.Status.FAILED,
-        sender_kind=Message.SenderKind.STAFF,
-        to_address=conversation.contact.email,
-        error=error,
-        attempts=1,
-        failed_at=timezone.now(),
-    )
 
 
 # --- The list ---------------------------------------------------------------------------------
@@ -62,7 +49,7 @@ def test_the_inbox_lists_conversations_by_last_activity(staff_api, workspace_a):
 def test_each_listed_conversation_shows_contact_preview_channel_and_assignee(
     staff_api, workspace_a, staff
 ):
-    conversation = inbound(
+    conversation = conversation_with_inbound(
         workspace_a, channel="sms", body="Can I move my appointment?", name="Ada Lovelace"
     )
     Conversation.objects.filter(pk=conversation.pk).update(assigned_to=staff)
@@ -81,9 +68,9 @@ def test_each_listed_conversation_shows_contact_preview_channel_and_assignee(
 
 
 def test_a_conversation_with_a_failed_outbound_message_is_flagged(staff_api, workspace_a):
-    failing = inbound(workspace_a)
+    failing = conversation_with_inbound(workspace_a)
     failed_outbound(failing)
-    fine = inbound(workspace_a)
+    fine = conversation_with_inbound(workspace_a)
 
     flags = {c["id"]: c["has_failed"] for c in staff_api.get(LIST).json()["results"]}
 
@@ -91,8 +78,8 @@ def test_a_conversation_with_a_failed_outbound_message_is_flagged(staff_api, wor
 
 
 def test_the_inbox_filters_unread_conversations(staff_api, workspace_a):
-    unread = inbound(workspace_a)
-    read = inbound(workspace_a)
+    unread = conversation_with_inbound(workspace_a)
+    read = conversation_with_inbound(workspace_a)
     Conversation.objects.filter(pk=read.pk).update(unread_count=0)
 
     response = staff_api.get(LIST, {"unread": "true"})
@@ -101,9 +88,9 @@ def test_the_inbox_filters_unread_conversations(staff_api, workspace_a):
 
 
 def test_the_inbox_filters_by_assignee_me_a_user_or_none(staff_api, workspace_a, staff, owner):
-    mine = inbound(workspace_a)
-    owners = inbound(workspace_a)
-    nobodys = inbound(workspace_a)
+    mine = conversation_with_inbound(workspace_a)
+    owners = conversation_with_inbound(workspace_a)
+    nobodys = conversation_with_inbound(workspace_a)
     Conversation.objects.filter(pk=mine.pk).update(assigned_to=staff)
     Conversation.objects.filter(pk=owners.pk).update(assigned_to=owner)
 
@@ -116,8 +103,8 @@ def test_the_inbox_filters_by_assignee_me_a_user_or_none(staff_api, workspace_a,
 
 
 def test_the_inbox_filters_by_status(staff_api, workspace_a):
-    inbound(workspace_a)
-    closed = inbound(workspace_a)
+    conversation_with_inbound(workspace_a)
+    closed = conversation_with_inbound(workspace_a)
     Conversation.objects.filter(pk=closed.pk).update(status="closed")
 
     response = staff_api.get(LIST, {"status": "closed"})
@@ -126,8 +113,12 @@ def test_the_inbox_filters_by_status(staff_api, workspace_a):
 
 
 def test_the_inbox_searches_contact_name_email_and_phone(staff_api, workspace_a):
-    ada = inbound(workspace_a, name="Ada Lovelace", email="ada@example.org", phone="+447700900111")
-    inbound(workspace_a, name="Grace Hopper", email="grace@example.org", phone="+447700900222")
+    ada = conversation_with_inbound(
+        workspace_a, name="Ada Lovelace", email="ada@example.org", phone="+447700900111"
+    )
+    conversation_with_inbound(
+        workspace_a, name="Grace Hopper", email="grace@example.org", phone="+447700900222"
+    )
 
     for q in ("lovelace", "ADA@example", "900111"):
         response = staff_api.get(LIST, {"q": q})
@@ -155,7 +146,7 @@ def test_the_conversation_list_runs_a_constant_number_of_queries(
     staff_api, workspace_a, size, django_assert_max_num_queries
 ):
     for index in range(size):
-        conversation = inbound(workspace_a)
+        conversation = conversation_with_inbound(workspace_a)
         if index % 2:
             failed_outbound(conversation)
 
@@ -169,7 +160,7 @@ def test_the_conversation_list_runs_a_constant_number_of_queries(
 
 
 def test_other_workspaces_conversations_are_not_listed(outsider_api, workspace_a):
-    inbound(workspace_a)
+    conversation_with_inbound(workspace_a)
 
     response = outsider_api.get(LIST)
 
@@ -181,7 +172,7 @@ def test_other_workspaces_conversations_are_not_listed(outsider_api, workspace_a
 
 
 def test_staff_read_one_conversation(staff_api, workspace_a):
-    conversation = inbound(workspace_a, name="Ada Lovelace")
+    conversation = conversation_with_inbound(workspace_a, name="Ada Lovelace")
 
     response = staff_api.get(detail(conversation))
 
@@ -190,7 +181,7 @@ def test_staff_read_one_conversation(staff_api, workspace_a):
 
 
 def test_staff_assign_a_conversation_to_a_member_and_close_it(staff_api, workspace_a, owner):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
 
     response = staff_api.patch(
         detail(conversation), {"assigned_to": owner.pk, "status": "closed"}, format="json"
@@ -204,7 +195,7 @@ def test_staff_assign_a_conversation_to_a_member_and_close_it(staff_api, workspa
 
 
 def test_a_conversation_can_be_unassigned(staff_api, workspace_a, staff):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     Conversation.objects.filter(pk=conversation.pk).update(assigned_to=staff)
 
     response = staff_api.patch(detail(conversation), {"assigned_to": None}, format="json")
@@ -216,7 +207,7 @@ def test_a_conversation_can_be_unassigned(staff_api, workspace_a, staff):
 def test_assigning_to_someone_outside_the_workspace_is_a_field_error(
     staff_api, workspace_a, outsider
 ):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
 
     response = staff_api.patch(detail(conversation), {"assigned_to": outsider.pk}, format="json")
 
@@ -227,7 +218,7 @@ def test_assigning_to_someone_outside_the_workspace_is_a_field_error(
 
 
 def test_an_unknown_status_is_a_field_error(staff_api, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
 
     response = staff_api.patch(detail(conversation), {"status": "archived"}, format="json")
 
@@ -236,7 +227,7 @@ def test_an_unknown_status_is_a_field_error(staff_api, workspace_a):
 
 
 def test_mark_read_sets_the_unread_count_to_zero(staff_api, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     message_receive(workspace=workspace_a, contact=conversation.contact, channel="email", body="?")
 
     response = staff_api.post(f"{detail(conversation)}/mark-read")
@@ -251,7 +242,7 @@ def test_mark_read_sets_the_unread_count_to_zero(staff_api, workspace_a):
 
 
 def test_the_thread_lists_messages_oldest_first_with_their_sender(staff_api, workspace_a, staff):
-    conversation = inbound(workspace_a, body="First")
+    conversation = conversation_with_inbound(workspace_a, body="First")
     MessageFactory(
         conversation=conversation,
         direction="outbound",
@@ -294,7 +285,7 @@ def test_the_thread_lists_messages_oldest_first_with_their_sender(staff_api, wor
 
 
 def test_the_thread_after_a_message_id_returns_only_newer_ones(staff_api, workspace_a):
-    conversation = inbound(workspace_a, body="Old")
+    conversation = conversation_with_inbound(workspace_a, body="Old")
     seen = conversation.messages.get()
     message_receive(
         workspace=workspace_a, contact=conversation.contact, channel="email", body="New"
@@ -309,7 +300,7 @@ def test_the_thread_after_a_message_id_returns_only_newer_ones(staff_api, worksp
 def test_the_thread_runs_a_constant_number_of_queries(
     staff_api, workspace_a, staff, size, django_assert_max_num_queries
 ):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     MessageFactory.create_batch(
         size,
         conversation=conversation,
@@ -333,7 +324,7 @@ def test_the_thread_runs_a_constant_number_of_queries(
 def test_staff_reply_by_email_is_sent(
     staff_api, workspace_a, staff, django_capture_on_commit_callbacks
 ):
-    conversation = inbound(workspace_a, email="ada@example.org")
+    conversation = conversation_with_inbound(workspace_a, email="ada@example.org")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_api.post(
@@ -357,7 +348,7 @@ def test_a_reply_goes_on_the_channel_the_contact_last_wrote_on(
     staff_api, workspace_a, django_capture_on_commit_callbacks
 ):
     # No SMS consent on file, but texting in is consent to be answered by text.
-    conversation = inbound(workspace_a, channel="sms", sms_consent=False)
+    conversation = conversation_with_inbound(workspace_a, channel="sms", sms_consent=False)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_api.post(
@@ -394,7 +385,7 @@ def test_a_reply_to_a_contact_with_no_reachable_channel_is_a_field_error(staff_a
 
 
 def test_a_requested_channel_the_contact_cannot_receive_is_a_field_error(staff_api, workspace_a):
-    conversation = inbound(workspace_a, sms_consent=False)
+    conversation = conversation_with_inbound(workspace_a, sms_consent=False)
 
     response = staff_api.post(
         f"{detail(conversation)}/messages", {"body": "Hi", "channel": "sms"}, format="json"
@@ -409,7 +400,7 @@ def test_a_requested_channel_the_contact_cannot_receive_is_a_field_error(staff_a
     [({"body": "   "}, "body"), ({}, "body"), ({"body": "Hi", "channel": "fax"}, "channel")],
 )
 def test_a_bad_reply_is_a_field_error(staff_api, workspace_a, payload, field):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
 
     response = staff_api.post(f"{detail(conversation)}/messages", payload, format="json")
 
@@ -418,7 +409,7 @@ def test_a_bad_reply_is_a_field_error(staff_api, workspace_a, payload, field):
 
 
 def test_a_canned_reply_is_rendered_for_the_contact_and_sent(staff_api, workspace_a, staff):
-    conversation = inbound(workspace_a, name="Ada Lovelace")
+    conversation = conversation_with_inbound(workspace_a, name="Ada Lovelace")
     template = MessageTemplateFactory(
         workspace=workspace_a,
         subject="From {{ workspace.name }}",
@@ -436,7 +427,7 @@ def test_a_canned_reply_is_rendered_for_the_contact_and_sent(staff_api, workspac
 
 
 def test_a_canned_reply_of_another_workspace_is_a_field_error(staff_api, workspace_a, workspace_b):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     theirs = MessageTemplateFactory(workspace=workspace_b)
 
     response = staff_api.post(
@@ -449,7 +440,7 @@ def test_a_canned_reply_of_another_workspace_is_a_field_error(staff_api, workspa
 
 
 def test_staff_reply_pauses_automation(staff_api, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
 
     staff_api.post(f"{detail(conversation)}/messages", {"body": "I'll take it"}, format="json")
 
@@ -460,7 +451,7 @@ def test_staff_reply_pauses_automation(staff_api, workspace_a):
 
 
 def test_automation_can_be_resumed_and_paused_again(staff_api, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     staff_api.post(f"{detail(conversation)}/messages", {"body": "Taken"}, format="json")
 
     resumed = staff_api.post(f"{detail(conversation)}/resume-automation")
@@ -480,7 +471,7 @@ def test_automation_can_be_resumed_and_paused_again(staff_api, workspace_a):
 def test_retrying_a_failed_message_sends_it_again(
     staff_api, workspace_a, django_capture_on_commit_callbacks
 ):
-    conversation = inbound(workspace_a, email="ada@example.org")
+    conversation = conversation_with_inbound(workspace_a, email="ada@example.org")
     message = failed_outbound(conversation)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -499,7 +490,7 @@ def test_retrying_a_message_that_has_not_failed_is_a_conflict(
     staff_api, workspace_a, direction_status
 ):
     direction, status = direction_status
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     message = MessageFactory(
         conversation=conversation,
         direction=direction,
@@ -514,8 +505,8 @@ def test_retrying_a_message_that_has_not_failed_is_a_conflict(
 
 
 def test_retrying_a_message_of_another_conversation_is_not_found(staff_api, workspace_a):
-    conversation = inbound(workspace_a)
-    other = failed_outbound(inbound(workspace_a))
+    conversation = conversation_with_inbound(workspace_a)
+    other = failed_outbound(conversation_with_inbound(workspace_a))
 
     response = staff_api.post(f"{detail(conversation)}/messages/{other.pk}/retry")
 
@@ -526,7 +517,7 @@ def test_retrying_a_message_of_another_conversation_is_not_found(staff_api, work
 
 
 def test_outsider_gets_404_on_every_conversation_endpoint(outsider_api, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     message = failed_outbound(conversation)
     url = detail(conversation)
     calls = [
@@ -555,7 +546,7 @@ def test_a_member_of_both_workspaces_names_the_workspace_in_the_header(
 ):
     from conftest import api_client_for
 
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     MembershipFactory(user=outsider, workspace=workspace_a)
     client = api_client_for(outsider)
 

@@ -7,35 +7,21 @@ import pytest
 import time_machine
 from django.core import mail
 from django.urls import reverse
-from django.utils import timezone
 
 from contacts.tests.factories import ContactFactory
-from messaging.models import Conversation, Message
+from messaging.models import Conversation
 from messaging.services import message_receive
-from messaging.tests.factories import ConversationFactory, MessageFactory, MessageTemplateFactory
+from messaging.tests.factories import (
+    ConversationFactory,
+    MessageFactory,
+    MessageTemplateFactory,
+    conversation_with_inbound,
+    failed_outbound,
+)
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def inbound(workspace, *, contact=None, channel="email", body="Hello there", **contact_fields):
-    contact = contact or ContactFactory(workspace=workspace, **contact_fields)
-    message, _ = message_receive(workspace=workspace, contact=contact, channel=channel, body=body)
-    return message.conversation
-
-
-def failed_outbound(conversation, error="smtp: 550 mailbox unavailable") -> Message:
-    return MessageFactory(
-        conversation=conversation,
-        direction="outbound",
-        status="failed",
-        sender_kind="staff",
-        to_address=conversation.contact.email,
-        error=error,
-        attempts=1,
-        failed_at=timezone.now(),
-    )
 
 
 def thread_url(conversation) -> str:
@@ -65,7 +51,9 @@ def test_the_inbox_asks_anonymous_visitors_to_sign_in(client):
 
 
 def test_the_inbox_shows_unread_conversations_in_bold_with_their_count(staff_client, workspace_a):
-    conversation = inbound(workspace_a, name="Ada Lovelace", body="Can I come at 3?")
+    conversation = conversation_with_inbound(
+        workspace_a, name="Ada Lovelace", body="Can I come at 3?"
+    )
     message_receive(workspace=workspace_a, contact=conversation.contact, channel="email", body="?")
 
     response = staff_client.get(reverse("inbox"))
@@ -79,7 +67,7 @@ def test_the_inbox_shows_unread_conversations_in_bold_with_their_count(staff_cli
 
 
 def test_the_inbox_marks_conversations_with_a_failed_message(staff_client, workspace_a):
-    failed_outbound(inbound(workspace_a))
+    failed_outbound(conversation_with_inbound(workspace_a))
 
     response = staff_client.get(reverse("inbox"))
 
@@ -90,7 +78,7 @@ def test_the_inbox_shows_times_in_the_workspaces_time_zone(staff_client, workspa
     workspace_a.timezone = "America/New_York"
     workspace_a.save()
     with time_machine.travel(datetime(2025, 3, 10, 15, 30, tzinfo=UTC), tick=False):
-        inbound(workspace_a)
+        conversation_with_inbound(workspace_a)
 
         response = staff_client.get(reverse("inbox"))
 
@@ -104,7 +92,7 @@ def test_the_inbox_shows_times_in_the_workspaces_time_zone(staff_client, workspa
 def test_the_inbox_tabs_filter_the_list(staff_client, workspace_a, staff, tab, expected):
     names = {}
     for name in "abc":
-        names[name] = inbound(workspace_a, name=f"Client-{name}")
+        names[name] = conversation_with_inbound(workspace_a, name=f"Client-{name}")
     Conversation.objects.filter(pk__in=[names["b"].pk, names["c"].pk]).update(unread_count=0)
     Conversation.objects.filter(pk=names["b"].pk).update(assigned_to=staff)
     Conversation.objects.filter(pk=names["c"].pk).update(status="closed")
@@ -119,7 +107,7 @@ def test_the_inbox_renders_in_a_constant_number_of_queries(
     staff_client, workspace_a, size, django_assert_max_num_queries
 ):
     for index in range(size):
-        conversation = inbound(workspace_a)
+        conversation = conversation_with_inbound(workspace_a)
         if index % 3 == 0:
             failed_outbound(conversation)
 
@@ -136,7 +124,7 @@ def test_the_list_partial_refreshes_unread_badges_in_a_constant_number_of_querie
     staff_client, workspace_a, django_assert_max_num_queries
 ):
     for _ in range(10):
-        inbound(workspace_a)
+        conversation_with_inbound(workspace_a)
 
     # 4 queries: session, user, membership + workspace, conversations
     with django_assert_max_num_queries(4):
@@ -150,7 +138,7 @@ def test_the_list_partial_refreshes_unread_badges_in_a_constant_number_of_querie
 
 
 def test_other_workspaces_conversations_are_not_listed(outsider_client, workspace_a):
-    inbound(workspace_a, name="Ada Lovelace")
+    conversation_with_inbound(workspace_a, name="Ada Lovelace")
 
     response = outsider_client.get(reverse("inbox"))
 
@@ -161,7 +149,7 @@ def test_other_workspaces_conversations_are_not_listed(outsider_client, workspac
 
 
 def test_opening_a_thread_shows_it_oldest_first_and_marks_it_read(staff_client, workspace_a, staff):
-    conversation = inbound(workspace_a, body="First question")
+    conversation = conversation_with_inbound(workspace_a, body="First question")
     MessageFactory(
         conversation=conversation,
         direction="outbound",
@@ -184,7 +172,7 @@ def test_opening_a_thread_shows_it_oldest_first_and_marks_it_read(staff_client, 
 
 
 def test_a_failed_message_shows_its_error_and_a_retry_button(staff_client, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     message = failed_outbound(conversation, error="smtp: 550 no such mailbox")
 
     page = staff_client.get(thread_url(conversation)).content.decode()
@@ -198,7 +186,7 @@ def test_a_failed_message_shows_its_error_and_a_retry_button(staff_client, works
 def test_the_reply_box_offers_only_reachable_channels_defaulting_to_the_last_one_used(
     staff_client, workspace_a
 ):
-    conversation = inbound(workspace_a, channel="sms", sms_consent=False)
+    conversation = conversation_with_inbound(workspace_a, channel="sms", sms_consent=False)
 
     page = staff_client.get(thread_url(conversation)).content.decode()
 
@@ -207,7 +195,7 @@ def test_the_reply_box_offers_only_reachable_channels_defaulting_to_the_last_one
 
 
 def test_the_reply_box_leaves_out_sms_without_consent(staff_client, workspace_a):
-    conversation = inbound(workspace_a, channel="email", sms_consent=False)
+    conversation = conversation_with_inbound(workspace_a, channel="email", sms_consent=False)
 
     page = staff_client.get(thread_url(conversation)).content.decode()
 
@@ -229,7 +217,7 @@ def test_the_reply_box_of_an_unreachable_contact_says_why(staff_client, workspac
 def test_the_thread_renders_in_a_constant_number_of_queries(
     staff_client, workspace_a, staff, size, django_assert_max_num_queries
 ):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     for index in range(size):
         MessageFactory(
             conversation=conversation,
@@ -239,7 +227,7 @@ def test_the_thread_renders_in_a_constant_number_of_queries(
             sender_user=staff,
         )
     for _ in range(size):
-        inbound(workspace_a)
+        conversation_with_inbound(workspace_a)
     MessageTemplateFactory.create_batch(3, workspace=workspace_a)
 
     # 10 queries: session, user, membership + workspace, conversation (contact, assignee and
@@ -255,7 +243,7 @@ def test_the_thread_renders_in_a_constant_number_of_queries(
 def test_the_polling_partial_returns_only_new_messages(
     staff_client, workspace_a, django_assert_max_num_queries
 ):
-    conversation = inbound(workspace_a, body="Seen already")
+    conversation = conversation_with_inbound(workspace_a, body="Seen already")
     seen = conversation.messages.get()
     staff_client.get(thread_url(conversation))  # opened: read
     for text in ("New one", "Another"):
@@ -280,7 +268,7 @@ def test_the_polling_partial_returns_only_new_messages(
 
 
 def test_the_polling_partial_answers_204_when_nothing_is_new(staff_client, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     latest = conversation.messages.get()
 
     response = staff_client.get(
@@ -291,7 +279,7 @@ def test_the_polling_partial_answers_204_when_nothing_is_new(staff_client, works
 
 
 def test_the_polling_partial_needs_a_message_id(staff_client, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
 
     response = staff_client.get(
         reverse("inbox-messages", args=[conversation.pk]), {"after": "x"}, **HTMX
@@ -306,7 +294,7 @@ def test_the_polling_partial_needs_a_message_id(staff_client, workspace_a):
 def test_a_reply_is_sent_and_the_thread_re_rendered(
     staff_client, workspace_a, django_capture_on_commit_callbacks
 ):
-    conversation = inbound(workspace_a, email="ada@example.org")
+    conversation = conversation_with_inbound(workspace_a, email="ada@example.org")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
@@ -327,7 +315,7 @@ def test_a_reply_is_sent_and_the_thread_re_rendered(
 
 
 def test_a_reply_without_htmx_redirects_back_to_the_thread(staff_client, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
 
     response = staff_client.post(
         reverse("inbox-reply", args=[conversation.pk]), {"body": "Noted", "channel": "email"}
@@ -339,7 +327,7 @@ def test_a_reply_without_htmx_redirects_back_to_the_thread(staff_client, workspa
 
 
 def test_staff_reply_pauses_automation(staff_client, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
 
     staff_client.post(reverse("inbox-reply", args=[conversation.pk]), {"body": "Mine now"})
 
@@ -348,7 +336,7 @@ def test_staff_reply_pauses_automation(staff_client, workspace_a):
 
 
 def test_an_empty_reply_shows_the_error_on_the_form_with_400(staff_client, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
 
     response = staff_client.post(
         reverse("inbox-reply", args=[conversation.pk]), {"body": "  ", "channel": "email"}, **HTMX
@@ -363,7 +351,7 @@ def test_an_empty_reply_shows_the_error_on_the_form_with_400(staff_client, works
 
 
 def test_a_reply_on_a_channel_the_contact_cannot_receive_shows_the_error(staff_client, workspace_a):
-    conversation = inbound(workspace_a, sms_consent=False)
+    conversation = conversation_with_inbound(workspace_a, sms_consent=False)
 
     response = staff_client.post(
         reverse("inbox-reply", args=[conversation.pk]), {"body": "Hi", "channel": "sms"}, **HTMX
@@ -385,7 +373,7 @@ def test_a_reply_to_an_unreachable_contact_shows_the_error_without_htmx(staff_cl
 
 
 def test_picking_a_canned_reply_fills_the_reply_box(staff_client, workspace_a):
-    conversation = inbound(workspace_a, name="Ada Lovelace")
+    conversation = conversation_with_inbound(workspace_a, name="Ada Lovelace")
     template = MessageTemplateFactory(
         workspace=workspace_a, name="Running late", body="Hi {{ contact.first_name }}, 5 min late."
     )
@@ -404,7 +392,7 @@ def test_picking_a_canned_reply_fills_the_reply_box(staff_client, workspace_a):
 
 
 def test_a_canned_reply_of_another_workspace_is_refused(staff_client, workspace_a, workspace_b):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     theirs = MessageTemplateFactory(workspace=workspace_b, body="Secret text")
 
     response = staff_client.get(
@@ -417,7 +405,7 @@ def test_a_canned_reply_of_another_workspace_is_refused(staff_client, workspace_
 
 
 def test_sending_with_a_canned_reply_and_no_body_sends_the_rendered_text(staff_client, workspace_a):
-    conversation = inbound(workspace_a, name="Ada Lovelace")
+    conversation = conversation_with_inbound(workspace_a, name="Ada Lovelace")
     template = MessageTemplateFactory(workspace=workspace_a, body="Hi {{ contact.first_name }}")
 
     staff_client.post(
@@ -434,7 +422,7 @@ def test_sending_with_a_canned_reply_and_no_body_sends_the_rendered_text(staff_c
 def test_retry_swaps_the_failed_message_for_its_new_state(
     staff_client, workspace_a, django_capture_on_commit_callbacks
 ):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     message = failed_outbound(conversation)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -452,7 +440,7 @@ def test_retry_swaps_the_failed_message_for_its_new_state(
 
 
 def test_retrying_a_message_that_has_not_failed_is_a_conflict(staff_client, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     message = conversation.messages.get()
 
     response = staff_client.post(reverse("inbox-retry", args=[conversation.pk, message.pk]), **HTMX)
@@ -461,7 +449,7 @@ def test_retrying_a_message_that_has_not_failed_is_a_conflict(staff_client, work
 
 
 def test_the_automation_toggle_resumes_and_pauses(staff_client, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     Conversation.objects.filter(pk=conversation.pk).update(automation_paused=True)
     url = reverse("inbox-automation", args=[conversation.pk])
 
@@ -477,7 +465,7 @@ def test_the_automation_toggle_resumes_and_pauses(staff_client, workspace_a):
 
 
 def test_staff_assign_and_close_a_conversation(staff_client, workspace_a, owner):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
 
     response = staff_client.post(
         reverse("inbox-update", args=[conversation.pk]),
@@ -491,7 +479,7 @@ def test_staff_assign_and_close_a_conversation(staff_client, workspace_a, owner)
 
 
 def test_assigning_to_someone_outside_the_workspace_is_refused(staff_client, workspace_a, outsider):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
 
     response = staff_client.post(
         reverse("inbox-update", args=[conversation.pk]), {"assigned_to": outsider.pk}, **HTMX
@@ -507,7 +495,7 @@ def test_assigning_to_someone_outside_the_workspace_is_refused(staff_client, wor
 
 
 def test_outsider_gets_404_on_every_inbox_page_and_action(outsider_client, workspace_a):
-    conversation = inbound(workspace_a)
+    conversation = conversation_with_inbound(workspace_a)
     message = failed_outbound(conversation)
     pk = conversation.pk
     calls = [
