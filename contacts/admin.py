@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from careops.errors import DomainError
 from contacts import services
 from contacts.models import Contact, ContactMerge, Tag, normalize_email, normalize_phone
+from contacts.services.edits import IDENTIFIABLE_MESSAGE
 
 
 class ContactAdminForm(forms.ModelForm):
@@ -45,7 +46,7 @@ class ContactAdminForm(forms.ModelForm):
         cleaned = super().clean()
         email, phone = cleaned.get("email", ""), cleaned.get("phone", "")
         if not (cleaned.get("name") or email or phone):
-            raise ValidationError(services.IDENTIFIABLE_MESSAGE)
+            raise ValidationError(IDENTIFIABLE_MESSAGE)
         taken = services.contact_identity_conflicts(
             workspace=self.instance.workspace_id,
             email=email,

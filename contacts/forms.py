@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from contacts.csv_io import MAX_BYTES, MAX_ROWS
+from contacts.csv_import import MAX_BYTES, MAX_ROWS
 from contacts.models import Contact
 
 

@@ -20,7 +20,8 @@ from careops.errors import DomainError, InvalidInput
 from careops.forms import add_domain_errors
 from careops.tenancy import WorkspacePageMixin
 from contacts import selectors, services
-from contacts.csv_io import contacts_export_response, contacts_import_csv
+from contacts.csv_export import contacts_export_response
+from contacts.csv_import import contacts_import_csv
 from contacts.forms import ContactFilterForm, ContactForm, ContactImportForm, PublicContactForm
 from contacts.models import Contact
 from workspaces.models import Workspace

@@ -20,6 +20,7 @@ from careops.errors import NotFound
 from careops.tenancy import WorkspaceViewSetMixin
 from contacts import selectors, services
 from contacts.models import Contact, ContactMerge, Tag
+from contacts.services import identity
 from workspaces.models import Workspace
 
 # --- Serializers ------------------------------------------------------------------------------
@@ -88,14 +89,14 @@ class ContactWriteSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50),
-        max_length=services.MAX_TAGS,
+        max_length=identity.MAX_TAGS,
         required=False,
         help_text="Tag names; replaces the contact's tags. New names create tags.",
     )
     custom_fields = serializers.DictField(
         required=False,
         help_text="A flat object of names and text, number or true/false values "
-        f"(at most {services.MAX_CUSTOM_FIELDS}); replaces the contact's custom fields.",
+        f"(at most {identity.MAX_CUSTOM_FIELDS}); replaces the contact's custom fields.",
     )
     email_consent = serializers.BooleanField(required=False)
     sms_consent = serializers.BooleanField(required=False)

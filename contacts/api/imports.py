@@ -17,7 +17,8 @@ from rest_framework.views import APIView
 
 from careops.errors import InvalidInput
 from careops.tenancy import WorkspaceAccess
-from contacts.csv_io import MAX_BYTES, MAX_ROWS, contacts_export_response, contacts_import_csv
+from contacts.csv_export import contacts_export_response
+from contacts.csv_import import MAX_BYTES, MAX_ROWS, contacts_import_csv
 from contacts.models import Contact
 
 

@@ -9,8 +9,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from careops.errors import InvalidInput
-from contacts import csv_io
-from contacts.csv_io import contacts_export_lines, contacts_import_csv
+from contacts import csv_import
+from contacts.csv_export import contacts_export_lines
+from contacts.csv_import import contacts_import_csv
 from contacts.models import Contact, Tag
 from contacts.tests.factories import ContactFactory, TagFactory
 
@@ -167,13 +168,13 @@ def test_a_structurally_bad_file_is_refused_and_nothing_is_stored(
 
 
 def test_a_file_over_the_row_or_size_limit_is_refused(workspace_a, owner, monkeypatch):
-    monkeypatch.setattr(csv_io, "MAX_ROWS", 3)
+    monkeypatch.setattr(csv_import, "MAX_ROWS", 3)
     rows = "".join(f"c{n}@example.org\n" for n in range(4))
 
     with pytest.raises(InvalidInput) as too_long:
         contacts_import_csv(workspace=workspace_a, actor=owner, file=f"email\n{rows}".encode())
 
-    monkeypatch.setattr(csv_io, "MAX_BYTES", 1024 * 1024)
+    monkeypatch.setattr(csv_import, "MAX_BYTES", 1024 * 1024)
     big = upload("email\n" + "a@example.org\n" * 80_000)
     with pytest.raises(InvalidInput) as too_big:
         contacts_import_csv(workspace=workspace_a, actor=owner, file=big)
@@ -198,7 +199,7 @@ def test_a_utf8_bom_semicolons_and_blank_lines_are_accepted(workspace_a, owner):
 
 
 def test_an_unexpected_failure_rolls_back_every_row(workspace_a, owner, monkeypatch):
-    monkeypatch.setattr(csv_io, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr(csv_import, "PROGRESS_EVERY", 1)
 
     def interrupted(done, total):
         if done == 2:
@@ -214,7 +215,7 @@ def test_an_unexpected_failure_rolls_back_every_row(workspace_a, owner, monkeypa
 
 
 def test_import_reports_progress(workspace_a, owner, monkeypatch):
-    monkeypatch.setattr(csv_io, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(csv_import, "PROGRESS_EVERY", 2)
     calls = []
     text = "email\n" + "".join(f"c{n}@example.org\n" for n in range(5))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from careops.errors import InvalidInput
-from contacts.csv_io import contacts_export_rows, export_filters_clean
+from contacts.csv_export import contacts_export_rows, export_filters_clean
 from contacts.management.commands.import_contacts import workspace_from_slug
 from contacts.models import Contact
 

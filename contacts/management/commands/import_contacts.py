@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from careops.errors import InvalidInput
-from contacts.csv_io import contacts_import_csv
+from contacts.csv_import import contacts_import_csv
 from workspaces.models import Workspace
 
 BAR_WIDTH = 30

@@ -1,4 +1,4 @@
-"""Contacts in and out of CSV files: the import (all or nothing, with a report) and the export.
+"""Contacts from a CSV file: all or nothing for the file, with a report of every row.
 
 The import works in two passes. The first reads the whole file and refuses it as a whole when it
 is not a CSV file we can read (nothing is written). It then checks each row and works out, with
@@ -19,12 +19,11 @@ from typing import Any
 
 import structlog
 from django.db import transaction
-from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from careops.errors import InvalidInput
+from contacts.csv_export import FORMULA_TRIGGERS
 from contacts.models import Contact, normalize_email, normalize_phone
-from contacts.selectors import contacts_list
 from contacts.services import (
     clean_custom_fields,
     clean_identity,
@@ -40,7 +39,6 @@ MAX_BYTES = 10 * 1024 * 1024
 PROGRESS_EVERY = 100
 # Identities per `IN (...)` lookup: PostgreSQL takes at most 65,535 parameters per query.
 LOOKUP_BATCH = 5_000
-EXPORT_CHUNK = 1_000
 
 TRUE_WORDS = {"true", "yes", "y", "1", "x", "on", "t"}
 FALSE_WORDS = {"false", "no", "n", "0", "off", "f", ""}
@@ -94,22 +92,6 @@ COLUMN_ALIASES = {
     "updated_at": "ignore",
 }
 TAG_SEPARATORS = re.compile(r"[;|]")
-
-EXPORT_COLUMNS = [
-    "id",
-    "name",
-    "email",
-    "phone",
-    "source",
-    "tags",
-    "notes",
-    "email_consent",
-    "sms_consent",
-    "created_at",
-    "custom_fields",
-]
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- The report --------------------------------------------------------------------------------
@@ -489,81 +471,3 @@ def contacts_import_csv(
         rejected=len(report.rejected),
     )
     return report
-
-
-# --- Export ------------------------------------------------------------------------------------
-
-
-def csv_cell(value: Any) -> str:
-    """A value as a CSV cell that a spreadsheet shows and never runs as a formula."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_TRIGGERS):
-        return "'" + text
-    return text
-
-
-def export_filters_clean(*, q: str = "", tag: str = "", source: str = "") -> dict[str, str]:
-    """The list's filters for an export; InvalidInput for a source that does not exist."""
-    source = (source or "").strip()
-    if source and source not in Contact.Source.values:
-        raise InvalidInput(
-            fields={"source": [f"Choose one of: {', '.join(Contact.Source.values)}."]}
-        )
-    return {"q": (q or "").strip(), "tag": (tag or "").strip(), "source": source}
-
-
-def contacts_export_rows(
-    *, workspace, q: str = "", tag: str = "", source: str = ""
-) -> Iterator[list[str]]:
-    """The header, then one row per contact of the filtered list, read in chunks."""
-    yield EXPORT_COLUMNS
-    contacts = contacts_list(workspace=workspace, q=q, tag=tag, source=source)
-    for contact in contacts.iterator(chunk_size=EXPORT_CHUNK):
-        row = [
-            contact.pk,
-            contact.name,
-            contact.email,
-            contact.phone,
-            contact.source,
-            "; ".join(tag.name for tag in contact.tags.all()),
-            contact.notes,
-            "true" if contact.email_consent else "false",
-            "true" if contact.sms_consent else "false",
-            contact.created_at.isoformat(),
-            json.dumps(contact.custom_fields, ensure_ascii=False, sort_keys=True)
-            if contact.custom_fields
-            else "",
-        ]
-        yield [csv_cell(value) for value in row]
-
-
-class _Echo:
-    """A file-like object whose write() hands back the line csv.writer formatted."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def contacts_export_lines(
-    *, workspace, q: str = "", tag: str = "", source: str = ""
-) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    for row in contacts_export_rows(workspace=workspace, q=q, tag=tag, source=source):
-        yield writer.writerow(row)
-
-
-def contacts_export_response(
-    *, workspace, q: str = "", tag: str = "", source: str = ""
-) -> StreamingHttpResponse:
-    """The filtered list as a streamed CSV download (with a BOM, so Excel reads it as UTF-8)."""
-    filters = export_filters_clean(q=q, tag=tag, source=source)
-
-    def content() -> Iterator[str]:
-        yield "\ufeff"
-        yield from contacts_export_lines(workspace=workspace, **filters)
-
-    filename = f"contacts-{workspace.slug}-{timezone.localdate():%Y-%m-%d}.csv"
-    response = StreamingHttpResponse(content(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
