@@ -7,10 +7,11 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 
 # The suite runs against the real PostgreSQL and Redis on this machine.
-TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/careops \
-	REDIS_URL=redis://127.0.0.1:6379/15 \
+LOCAL_ENV := REDIS_URL=redis://127.0.0.1:6379/15 \
 	SECRET_KEY=test-secret-key-test-secret-key-test-secret-key-0123456789 \
 	DEBUG=false SECURE_SSL_REDIRECT=false STATIC_MANIFEST=false LOG_LEVEL=WARNING
+TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/careops $(LOCAL_ENV)
+BENCH_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/careops_bench $(LOCAL_ENV)
 
 .PHONY: run test lint format install services browser migrate bench clean
 
@@ -48,6 +49,13 @@ browser:
 
 test: install services browser
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+# Contacts and inbox at scale, on PostgreSQL (database careops_bench); BENCH_ROWS, BENCH_CONVERSATIONS.
+bench: install services
+	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='careops_bench'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE careops_bench"
+	$(BENCH_ENV) $(BIN)/python manage.py migrate --no-input -v0
+	$(BENCH_ENV) $(BIN)/python bench/contacts_inbox.py
 
 lint: install
 	$(BIN)/ruff check .
