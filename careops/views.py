@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from django.views.generic import TemplateView
 
 from careops.tenancy import WorkspacePageMixin
 from workspaces.onboarding import onboarding_status
+
+# The page where the owner completes an onboarding step, by step key.
+ONBOARDING_PAGES = {"communication": "settings-integrations"}
 
 
 class DashboardView(WorkspacePageMixin, TemplateView):
@@ -15,5 +19,8 @@ class DashboardView(WorkspacePageMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         membership = self.request.membership
         if membership.is_owner and not membership.workspace.is_active:
-            context["onboarding_steps"] = onboarding_status(membership.workspace)
+            context["onboarding_steps"] = [
+                (step, reverse(ONBOARDING_PAGES[step.key]) if step.key in ONBOARDING_PAGES else "")
+                for step in onboarding_status(membership.workspace)
+            ]
         return context

@@ -16,7 +16,7 @@ from careops.crypto import mask
 from careops.errors import InvalidInput
 from messaging import providers
 from messaging.models import Channel, Integration
-from messaging.providers import PROVIDERS, Outgoing, SendFailed
+from messaging.providers import PROVIDERS, Outgoing, ProviderSpec, SendFailed
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +84,11 @@ def _clean_from_address(channel: str, value: str, errors: dict[str, list[str]]) 
     return value.lower()
 
 
+def providers_available() -> list[ProviderSpec]:
+    """The providers a workspace may add here: console ones only where they are allowed."""
+    return [s for s in PROVIDERS.values() if settings.MESSAGING_ALLOW_CONSOLE or not s.is_console]
+
+
 @transaction.atomic
 def integration_create(
     *,
@@ -98,12 +103,11 @@ def integration_create(
 ) -> Integration:
     """Add a provider account to the workspace's fallback order for its channel (by default,
     after the last one). Credentials are validated per provider and stored encrypted."""
-    spec = PROVIDERS.get(provider)
-    if spec is None or (spec.is_console and not settings.MESSAGING_ALLOW_CONSOLE):
-        choices = [
-            k for k, s in PROVIDERS.items() if settings.MESSAGING_ALLOW_CONSOLE or not s.is_console
-        ]
-        raise InvalidInput(fields={"provider": [f"Choose one of: {', '.join(choices)}."]})
+    available = providers_available()
+    spec = next((s for s in available if s.key == provider), None)
+    if spec is None:
+        choices = ", ".join(s.key for s in available)
+        raise InvalidInput(fields={"provider": [f"Choose one of: {choices}."]})
     errors: dict[str, list[str]] = {}
     if channel and channel not in Channel.values:
         raise InvalidInput(fields={"channel": ["Choose email or sms."]})

@@ -6,7 +6,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from careops.errors import InvalidInput
-from messaging.models import Conversation, Message, MessageTemplate
+from messaging.models import Conversation, Integration, Message, MessageTemplate
 from workspaces.models import User
 
 ASSIGNED_CHOICES_HELP = 'Use "me", "none" or a member\'s user id.'
@@ -122,3 +122,8 @@ def workspace_members(*, workspace) -> QuerySet[User]:
 
 def templates_for_workspace(*, workspace) -> QuerySet[MessageTemplate]:
     return MessageTemplate.objects.for_workspace(workspace).order_by("name")
+
+
+def integrations_for_workspace(*, workspace) -> QuerySet[Integration]:
+    """The workspace's provider accounts, per channel in the order they are tried."""
+    return Integration.objects.for_workspace(workspace).order_by("channel", "priority", "pk")

@@ -1,10 +1,10 @@
-"""Inbox pages, included at the site root."""
+"""Inbox pages and the owner's messaging settings, included at the site root."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from messaging import views
+from messaging import settings_views, views
 
 urlpatterns = [
     path("inbox/", views.InboxView.as_view(), name="inbox"),
@@ -20,4 +20,48 @@ urlpatterns = [
     ),
     path("inbox/<int:pk>/automation/", views.AutomationView.as_view(), name="inbox-automation"),
     path("inbox/<int:pk>/update/", views.ConversationUpdateView.as_view(), name="inbox-update"),
+    # The owner's settings: providers and message templates.
+    path(
+        "settings/integrations/",
+        settings_views.IntegrationListView.as_view(),
+        name="settings-integrations",
+    ),
+    path(
+        "settings/integrations/new/",
+        settings_views.IntegrationNewView.as_view(),
+        name="settings-integration-new",
+    ),
+    path(
+        "settings/integrations/<int:pk>/test/",
+        settings_views.IntegrationTestView.as_view(),
+        name="settings-integration-test",
+    ),
+    path(
+        "settings/integrations/<int:pk>/delete/",
+        settings_views.IntegrationDeleteView.as_view(),
+        name="settings-integration-delete",
+    ),
+    path(
+        "settings/templates/", settings_views.TemplateListView.as_view(), name="settings-templates"
+    ),
+    path(
+        "settings/templates/new/",
+        settings_views.TemplateFormView.as_view(),
+        name="settings-template-new",
+    ),
+    path(
+        "settings/templates/preview/",
+        settings_views.TemplatePreviewView.as_view(),
+        name="settings-template-preview",
+    ),
+    path(
+        "settings/templates/<int:pk>/",
+        settings_views.TemplateFormView.as_view(),
+        name="settings-template-edit",
+    ),
+    path(
+        "settings/templates/<int:pk>/delete/",
+        settings_views.TemplateDeleteView.as_view(),
+        name="settings-template-delete",
+    ),
 ]

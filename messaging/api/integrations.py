@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from careops.tenancy import WorkspaceViewSetMixin
 from messaging import integrations as services
+from messaging import selectors
 from messaging.models import Channel, Integration
 from messaging.providers import PROVIDERS
 
@@ -101,9 +102,7 @@ class IntegrationViewSet(
     ordering_fields = ["channel", "priority", "created_at"]
 
     def scoped_queryset(self):
-        return Integration.objects.for_workspace(self.request.workspace).order_by(
-            "channel", "priority", "pk"
-        )
+        return selectors.integrations_for_workspace(workspace=self.request.workspace)
 
     def get_object(self):
         return get_object_or_404(self.scoped_queryset(), pk=self.kwargs["pk"])
