@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 
 from careops.errors import InvalidInput
-from contacts.models import Contact
+from contacts.models import Contact, normalize_email
 from contacts.services import contact_upsert
 from messaging.models import STATUS_RANK, Channel, Integration, Message
 from messaging.services import message_receive
@@ -134,6 +134,16 @@ def _email_text(message) -> str:
     return (text or "").strip() or EMPTY_BODY
 
 
+# Senders that are mail systems, not people (RFC 5321 postmaster; bounce senders).
+MACHINE_SENDERS = frozenset({"mailer-daemon", "postmaster"})
+
+
+def _is_automated(message, address: str) -> bool:
+    """An email a machine sent: marked Auto-Submitted (RFC 3834) or from a mail system."""
+    auto_submitted = (message["Auto-Submitted"] or "no").strip().lower()
+    return auto_submitted != "no" or address.split("@")[0].lower() in MACHINE_SENDERS
+
+
 def email_receive(*, message, provider: str) -> Message | None:
     """Store an email a client sent (an anymail AnymailInboundMessage) in their conversation:
     the workspace is found by the address it was sent to, the contact by the sender's address,
@@ -156,6 +166,20 @@ def email_receive(*, message, provider: str) -> Message | None:
     # Longer than an email field holds: not an address a reply could reach.
     if sender is None or not sender.addr_spec or len(sender.addr_spec) > EMAIL_MAX_LENGTH:
         log.warning("inbound_email_no_sender", workspace_id=workspace.pk, provider=provider)
+        return None
+    if _is_automated(message, sender.addr_spec) and not (
+        Contact.objects.for_workspace(workspace)
+        .filter(email=normalize_email(sender.addr_spec))
+        .exists()
+    ):
+        # Bounces, vacation replies and mailing-list robots of people who are not clients would
+        # each become a contact; from a known client an automatic reply still lands in the thread.
+        log.info(
+            "inbound_email_automated_dropped",
+            workspace_id=workspace.pk,
+            sender=sender.addr_spec,
+            auto_submitted=message["Auto-Submitted"] or "",
+        )
         return None
     try:
         contact, _ = contact_upsert(

@@ -105,6 +105,33 @@ def test_an_email_with_a_sender_that_is_not_an_address_is_dropped(workspace_a):
     assert any(entry["event"].startswith("inbound_email_") for entry in logs)
 
 
+@pytest.mark.parametrize(
+    ("sender", "headers"),
+    [
+        ("Mail Delivery System <MAILER-DAEMON@mx.example.net>", {}),
+        ("postmaster@example.net", {}),
+        ("Newsletter <news@shop.example>", {"Auto-Submitted": "auto-generated"}),
+    ],
+)
+def test_an_automated_email_from_a_stranger_makes_no_contact(workspace_a, sender, headers):
+    stored = email_receive(message=email(sender=sender, **headers), provider="x")
+
+    assert stored is None
+    assert not Contact.objects.exists()
+
+
+def test_a_known_clients_automatic_reply_still_lands_in_their_thread(workspace_a):
+    ContactFactory(workspace=workspace_a, email="sam@example.org")
+
+    stored = email_receive(
+        message=email(**{"Auto-Submitted": "auto-replied", "text": "I am on holiday."}),
+        provider="x",
+    )
+
+    assert stored is not None
+    assert stored.body == "I am on holiday."
+
+
 def test_an_inbound_email_does_not_grant_email_marketing_consent(workspace_a):
     email_receive(message=email(), provider="postmark")
 
