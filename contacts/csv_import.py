@@ -4,7 +4,10 @@ The import works in two passes. The first reads the whole file and refuses it as
 is not a CSV file we can read (nothing is written). It then checks each row and works out, with
 the workspace's existing contacts read in a few batched queries, which person each row names, so
 that a row whose email and phone belong to two different people is rejected with its reason. The
-second pass upserts the good rows through `contact_upsert` inside one transaction.
+second pass upserts the good rows in one transaction, as `contact_upsert` would one by one, but in
+batches: it follows the rows in memory over the contacts already read, then inserts the new
+contacts, updates the changed ones and links the tags with a few queries per batch. A batch that
+meets a contact another writer inserted since the read is redone row by row with `contact_upsert`.
 """
 
 from __future__ import annotations
@@ -13,23 +16,20 @@ import csv
 import io
 import json
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import structlog
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from careops.errors import InvalidInput
 from contacts.csv_export import FORMULA_TRIGGERS
-from contacts.models import Contact, normalize_email, normalize_phone
-from contacts.services import (
-    clean_custom_fields,
-    clean_identity,
-    contact_upsert,
-    tags_resolve,
-)
+from contacts.models import Contact, normalize_email
+from contacts.services import clean_custom_fields, clean_identity, contact_upsert
+from contacts.services.identity import set_consent, tags_resolve_many
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +39,9 @@ MAX_BYTES = 10 * 1024 * 1024
 PROGRESS_EVERY = 100
 # Identities per `IN (...)` lookup: PostgreSQL takes at most 65,535 parameters per query.
 LOOKUP_BATCH = 5_000
+# Rows written per savepoint. A batch that loses a race to another writer is redone row by row.
+WRITE_BATCH = 500
+CONSENT_SOURCE = "import"
 
 TRUE_WORDS = {"true", "yes", "y", "1", "x", "on", "t"}
 FALSE_WORDS = {"false", "no", "n", "0", "off", "f", ""}
@@ -247,18 +250,20 @@ def _custom_json(value: str) -> dict[str, Any]:
     return parsed
 
 
-def _identity_problems(email: str, phone: str) -> list[str]:
+def _identity(email: str, phone: str) -> tuple[str, list[str]]:
+    """The phone in E.164 (parsed once: it is the slow part of a row), and what is wrong with
+    the email and phone."""
     problems = []
     if email and len(email) > 254:
         problems.append("The email address is longer than 254 characters.")
     try:
-        clean_identity(email, phone)
+        phone = clean_identity(email, phone)[1]
     except InvalidInput as exc:
         if "email" in exc.fields:
             problems.append(f'"{email[:80]}" is not a valid email address.')
         if "phone" in exc.fields:
             problems.append(f'"{phone[:40]}" is not a valid phone number.')
-    return problems
+    return phone, problems
 
 
 def _parse_row(number: int, record: list[str], columns: list[tuple[str, str]]) -> _Row | str:
@@ -286,7 +291,7 @@ def _parse_row(number: int, record: list[str], columns: list[tuple[str, str]]) -
     phone = values.get("phone", "")
     if not (email or phone):
         return "No email address and no phone number."
-    problems = _identity_problems(email, phone)
+    phone, problems = _identity(email, phone)
     if problems:
         return " ".join(problems)
     name = values.get("name") or " ".join(
@@ -304,7 +309,7 @@ def _parse_row(number: int, record: list[str], columns: list[tuple[str, str]]) -
         number=number,
         name=name,
         email=email,
-        phone=normalize_phone(phone),
+        phone=phone,
         tags=list(tags.values()),
         notes=values.get("notes", "").strip(),
         custom_fields=custom,
@@ -319,26 +324,30 @@ def _batches(values: Iterable[str]) -> Iterator[list[str]]:
         yield items[start : start + LOOKUP_BATCH]
 
 
-def _existing_identities(workspace, rows: list[_Row]) -> list[tuple[int, str, str]]:
-    """(pk, email, phone) of the workspace's contacts that any row names."""
-    found: dict[int, tuple[int, str, str]] = {}
+def _existing_contacts(workspace, rows: list[_Row]) -> list[Contact]:
+    """The workspace's contacts that any row names, each once."""
+    found: dict[int, Contact] = {}
     contacts = Contact.objects.for_workspace(workspace)
     for field_name in ("email", "phone"):
-        wanted = {getattr(row, field_name) for row in rows} - {""}
+        # A phone that a contact found by email holds is no one else's: no need to ask again.
+        known = {getattr(contact, field_name) for contact in found.values()}
+        wanted = {getattr(row, field_name) for row in rows} - known - {""}
         for batch in _batches(wanted):
-            lookup = {f"{field_name}__in": batch}
-            for pk, email, phone in contacts.filter(**lookup).values_list("pk", "email", "phone"):
-                found[pk] = (pk, email, phone)
+            for contact in contacts.filter(**{f"{field_name}__in": batch}):
+                found.setdefault(contact.pk, contact)
     return list(found.values())
 
 
-def _reject_conflicts(workspace, rows: list[_Row], report: ImportReport) -> list[_Row]:
+def _reject_conflicts(
+    existing: list[Contact], rows: list[_Row], report: ImportReport
+) -> list[_Row]:
     """Follow the rows as contact_upsert will apply them, in order, and reject a row whose email
     and phone name two different people: merging them is an owner's decision, not an import's."""
     email_owner: dict[str, Any] = {}
     phone_owner: dict[str, Any] = {}
     has: dict[Any, dict[str, bool]] = {}
-    for pk, email, phone in _existing_identities(workspace, rows):
+    for contact in existing:
+        pk, email, phone = contact.pk, contact.email, contact.phone
         if email:
             email_owner[email] = pk
         if phone:
@@ -378,6 +387,55 @@ def _reject_conflicts(workspace, rows: list[_Row], report: ImportReport) -> list
 # --- Writing -----------------------------------------------------------------------------------
 
 
+class _Directory:
+    """The contacts the rows name, by email and by phone, as the import changes them: what
+    contact_upsert would read from the database, kept in memory from batch to batch."""
+
+    def __init__(self, contacts: Iterable[Contact]):
+        self.by_email: dict[str, Contact] = {}
+        self.by_phone: dict[str, Contact] = {}
+        for contact in contacts:
+            self.add(contact)
+
+    def add(self, contact: Contact) -> None:
+        if contact.email:
+            self.by_email.setdefault(contact.email, contact)
+        if contact.phone:
+            self.by_phone.setdefault(contact.phone, contact)
+
+    def upsert(self, workspace, row: _Row, now) -> tuple[Contact, bool, set[str]]:
+        """contact_upsert in memory, and to be kept in step with it: (contact, created, the
+        fields of an existing contact that changed)."""
+        contact = self.by_email.get(row.email) if row.email else None
+        if contact is None and row.phone:
+            contact = self.by_phone.get(row.phone)
+        changed: set[str] = set()
+        created = contact is None
+        if contact is None:
+            contact = Contact(
+                workspace=workspace,
+                name=row.name,
+                email=row.email,
+                phone=row.phone,
+                source=Contact.Source.IMPORT,
+            )
+        else:
+            if row.name and not contact.name:
+                contact.name = row.name
+                changed.add("name")
+            # The other address, when no one else has it (no automatic merge).
+            for field_name, owners in (("email", self.by_email), ("phone", self.by_phone)):
+                value = getattr(row, field_name)
+                if value and not getattr(contact, field_name) and value not in owners:
+                    setattr(contact, field_name, value)
+                    changed.add(field_name)
+        for channel, granted in (("email", row.email_consent), ("sms", row.sms_consent)):
+            if granted:
+                changed.update(set_consent(contact, channel, True, now=now, source=CONSENT_SOURCE))
+        self.add(contact)
+        return contact, created, set() if created else changed
+
+
 def _add_details(contact: Contact, row: _Row) -> bool:
     """Append the row's notes and merge its custom fields; True if the contact changed."""
     changed = False
@@ -391,6 +449,130 @@ def _add_details(contact: Contact, row: _Row) -> bool:
             contact.custom_fields = merged
             changed = True
     return changed
+
+
+def _tag_links(contacts: list[Contact]) -> set[tuple[int, int]]:
+    """(contact id, tag id) of these contacts' tags."""
+    links: set[tuple[int, int]] = set()
+    pks = sorted(contact.pk for contact in contacts)
+    for start in range(0, len(pks), LOOKUP_BATCH):
+        batch = pks[start : start + LOOKUP_BATCH]
+        links.update(
+            Contact.tags.through.objects.filter(contact_id__in=batch).values_list(
+                "contact_id", "tag_id"
+            )
+        )
+    return links
+
+
+def _link_tags(links: set[tuple[int, int]], linked: set[tuple[int, int]]) -> None:
+    """Add the links, but those known to be there already (`linked`: a re-import is mostly
+    those); a link someone added meanwhile is skipped by the database."""
+    Contact.tags.through.objects.bulk_create(
+        [Contact.tags.through(contact_id=c, tag_id=t) for c, t in sorted(links - linked)],
+        ignore_conflicts=True,
+        batch_size=1_000,
+    )
+
+
+def _write_batch(
+    workspace,
+    directory: _Directory,
+    rows: list[_Row],
+    tag_ids: dict[str, int],
+    linked: set[tuple[int, int]],
+) -> tuple[int, int]:
+    """Upsert the rows with a few queries: (created, updated). Raises IntegrityError, leaving
+    the directory out of date, when another writer took one of their addresses since the read."""
+    now = timezone.now()
+    created: list[Contact] = []
+    changed: dict[int, tuple[Contact, set[str]]] = {}
+    rows_tags: list[tuple[Contact, list[str]]] = []
+    for row in rows:
+        contact, is_new, fields = directory.upsert(workspace, row, now)
+        if is_new:
+            created.append(contact)
+        if _add_details(contact, row):
+            fields |= {"notes", "custom_fields"}
+        # A contact an earlier batch inserted has its id by now: it is updated like any other.
+        if fields and contact.pk is not None:
+            changed.setdefault(contact.pk, (contact, set()))[1].update(fields)
+        rows_tags.append((contact, row.tags))
+    Contact.objects.bulk_create(created, batch_size=WRITE_BATCH)
+    # Only the fields that changed, as contact_upsert saves them: a concurrent edit of another
+    # field stays.
+    by_fields: dict[frozenset[str], list[Contact]] = defaultdict(list)
+    for contact, fields in changed.values():
+        contact.updated_at = now
+        by_fields[frozenset(fields)].append(contact)
+    for fields, contacts in by_fields.items():
+        Contact.objects.bulk_update(contacts, sorted({*fields, "updated_at"}))
+    _link_tags(
+        {(contact.pk, tag_ids[tag.lower()]) for contact, tags in rows_tags for tag in tags}, linked
+    )
+    return len(created), len(rows) - len(created)
+
+
+def _write_rows_one_by_one(workspace, rows: list[_Row], tag_ids: dict[str, int]) -> tuple[int, int]:
+    """Upsert the rows through contact_upsert, which reads each person afresh: (created,
+    updated)."""
+    created = 0
+    links: set[tuple[int, int]] = set()
+    for row in rows:
+        contact, is_new = contact_upsert(
+            workspace=workspace,
+            email=row.email,
+            phone=row.phone,
+            name=row.name,
+            source=Contact.Source.IMPORT,
+            email_consent=row.email_consent,
+            sms_consent=row.sms_consent,
+            consent_source=CONSENT_SOURCE,
+        )
+        created += is_new
+        if _add_details(contact, row):
+            contact.save(update_fields=["notes", "custom_fields", "updated_at"])
+        links.update((contact.pk, tag_ids[tag.lower()]) for tag in row.tags)
+    _link_tags(links, set())
+    return created, len(rows) - created
+
+
+def _write(
+    workspace,
+    existing: list[Contact],
+    rows: list[_Row],
+    report: ImportReport,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """The second pass, inside the import's transaction: upsert the accepted rows in batches."""
+    tag_names = {tag.lower(): tag for row in rows for tag in row.tags}
+    tags = tags_resolve_many(workspace=workspace, names=tag_names.values())
+    tag_ids = {key: tag.pk for key, tag in tags.items()}
+    # Without ids back from a bulk insert (SQLite before 3.35) there is nothing to link tags to.
+    in_bulk = connection.features.can_return_rows_from_bulk_insert
+    directory = _Directory(existing) if in_bulk else None
+    linked = _tag_links(existing) if in_bulk and tag_ids else set()
+    for start in range(0, len(rows), WRITE_BATCH):
+        batch = rows[start : start + WRITE_BATCH]
+        counts = None
+        if directory is not None:
+            try:
+                with transaction.atomic():
+                    counts = _write_batch(workspace, directory, batch, tag_ids, linked)
+            except IntegrityError:
+                # Someone (a form submission, another import) inserted one of these people
+                # since the read: contact_upsert finds them, row by row.
+                log.info("contacts_import_raced", workspace_id=workspace.pk, row=batch[0].number)
+        if counts is None:
+            counts = _write_rows_one_by_one(workspace, batch, tag_ids)
+            if in_bulk:  # the directory is out of date: read the rest afresh
+                directory = _Directory(_existing_contacts(workspace, rows[start + len(batch) :]))
+        report.created += counts[0]
+        report.updated += counts[1]
+        if progress is not None:
+            for done in range(start + 1, start + len(batch) + 1):
+                if done % PROGRESS_EVERY == 0 or done == len(rows):
+                    progress(done, len(rows))
 
 
 def contacts_import_csv(
@@ -419,49 +601,11 @@ def contacts_import_csv(
             report.rejected.append(RejectedRow(number, parsed))
         else:
             rows.append(parsed)
-    rows = _reject_conflicts(workspace, rows, report)
-    report.rejected.sort(key=lambda rejected: rejected.row)
-
     with transaction.atomic():
-        tag_names = {tag.lower(): tag for row in rows for tag in row.tags}
-        tags = tags_resolve(workspace=workspace, names=list(tag_names.values()))
-        tag_ids = {name: tag.pk for name, tag in zip(tag_names, tags, strict=True)}
-        # Notes and custom fields are written once per contact at the end, so that several rows
-        # for one person add up rather than overwrite each other.
-        details: dict[int, Contact] = {}
-        tag_links: set[tuple[int, int]] = set()
-        for done, row in enumerate(rows, start=1):
-            contact, created = contact_upsert(
-                workspace=workspace,
-                email=row.email,
-                phone=row.phone,
-                name=row.name,
-                source=Contact.Source.IMPORT,
-                email_consent=row.email_consent,
-                sms_consent=row.sms_consent,
-                consent_source="import",
-            )
-            if created:
-                report.created += 1
-            else:
-                report.updated += 1
-            target = details.get(contact.pk, contact)
-            if _add_details(target, row):
-                details[contact.pk] = target
-            tag_links.update((contact.pk, tag_ids[tag.lower()]) for tag in row.tags)
-            if progress is not None and (done % PROGRESS_EVERY == 0 or done == len(rows)):
-                progress(done, len(rows))
-        now = timezone.now()
-        for contact in details.values():
-            contact.updated_at = now
-        Contact.objects.bulk_update(
-            list(details.values()), ["notes", "custom_fields", "updated_at"], batch_size=500
-        )
-        Contact.tags.through.objects.bulk_create(
-            [Contact.tags.through(contact_id=c, tag_id=t) for c, t in sorted(tag_links)],
-            ignore_conflicts=True,
-            batch_size=1_000,
-        )
+        existing = _existing_contacts(workspace, rows)
+        rows = _reject_conflicts(existing, rows, report)
+        report.rejected.sort(key=lambda rejected: rejected.row)
+        _write(workspace, existing, rows, report, progress)
     log.info(
         "contacts_imported",
         workspace_id=workspace.pk,

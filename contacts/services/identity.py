@@ -3,11 +3,13 @@ fields, consent, and which other contact already holds an address."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 
 from careops.errors import InvalidInput
 from contacts.models import Contact, Tag, normalize_email, normalize_phone
@@ -15,6 +17,8 @@ from contacts.models import Contact, Tag, normalize_email, normalize_phone
 MAX_CUSTOM_FIELDS = 50
 MAX_CUSTOM_KEY_LENGTH = 100
 MAX_TAGS = 50
+# Names per `IN (...)` lookup of tags: PostgreSQL takes at most 65,535 parameters per query.
+TAG_LOOKUP_BATCH = 5_000
 
 
 def clean_identity(email: str | None, phone: str | None) -> tuple[str, str]:
@@ -126,3 +130,40 @@ def tags_resolve(*, workspace, names: list[str]) -> list[Tag]:
                 tag = Tag.objects.for_workspace(workspace).get(name__iexact=name)
         tags.append(tag)
     return tags
+
+
+def _tags_named(workspace, keys: list[str]) -> dict[str, Tag]:
+    """The workspace's tags whose lower-cased name is one of `keys`, by that key."""
+    found: dict[str, Tag] = {}
+    tags = Tag.objects.for_workspace(workspace).annotate(lower_name=Lower("name"))
+    for start in range(0, len(keys), TAG_LOOKUP_BATCH):
+        for tag in tags.filter(lower_name__in=keys[start : start + TAG_LOOKUP_BATCH]):
+            found.setdefault(tag.name.lower(), tag)
+    return found
+
+
+def tags_resolve_many(*, workspace, names: Iterable[str]) -> dict[str, Tag]:
+    """tags_resolve for any number of names in a few queries: the workspace's tags with these
+    names (case-insensitive), created when new, by lower-cased name."""
+    wanted: dict[str, str] = {}
+    for raw in names:
+        name = raw.strip()[:50]
+        if name:
+            wanted.setdefault(name.lower(), name)
+    found = _tags_named(workspace, list(wanted))
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        # Another writer may add one of these tags meanwhile: skip it here and read it back below.
+        Tag.objects.bulk_create(
+            [Tag(workspace=workspace, name=wanted[key]) for key in missing],
+            ignore_conflicts=True,
+            batch_size=1_000,
+        )
+        found.update(_tags_named(workspace, missing))
+    # A name the database lower-cases unlike Python (some non-ASCII letters): one at a time.
+    leftovers = [wanted[key] for key in wanted if key not in found]
+    for name, tag in zip(
+        leftovers, tags_resolve(workspace=workspace, names=leftovers), strict=True
+    ):
+        found[name.lower()] = tag
+    return {key: found[key] for key in wanted}

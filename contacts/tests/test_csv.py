@@ -7,12 +7,16 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from structlog.testing import capture_logs
 
 from careops.errors import InvalidInput
 from contacts import csv_import
 from contacts.csv_export import contacts_export_lines
 from contacts.csv_import import contacts_import_csv
 from contacts.models import Contact, Tag
+from contacts.services import contact_upsert
 from contacts.tests.factories import ContactFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
@@ -243,6 +247,99 @@ def test_import_reads_a_bounded_number_of_queries_per_row(
         report = contacts_import_csv(workspace=workspace_a, actor=owner, file=upload(text))
 
     assert (report.created, report.updated) == (20, 20)
+
+
+def test_rows_for_one_person_in_different_batches_update_the_same_contact(
+    workspace_a, owner, monkeypatch
+):
+    monkeypatch.setattr(csv_import, "WRITE_BATCH", 1)
+    text = (
+        "name,email,phone,tags,notes,sms_consent\n"
+        ",ada@example.org,,a,first,no\n"
+        "Ada Lovelace,ADA@example.org,07700900001,b,second,no\n"
+        "Someone Else,,+447700900001,c,third,yes\n"
+    )
+
+    report = contacts_import_csv(workspace=workspace_a, actor=owner, file=upload(text))
+
+    assert (report.created, report.updated, report.total) == (1, 2, 3)
+    ada = Contact.objects.get(workspace=workspace_a)
+    assert (ada.name, ada.email, ada.phone) == ("Ada Lovelace", "ada@example.org", "+447700900001")
+    assert ada.notes == "first\n\nsecond\n\nthird"
+    assert (ada.sms_consent, ada.sms_consent_source) == (True, "import")
+    assert sorted(t.name for t in ada.tags.all()) == ["a", "b", "c"]
+
+
+def test_a_person_added_by_someone_else_during_the_import_is_updated_not_duplicated(
+    workspace_a, owner, monkeypatch
+):
+    monkeypatch.setattr(csv_import, "WRITE_BATCH", 2)
+    monkeypatch.setattr(csv_import, "PROGRESS_EVERY", 2)
+
+    def grace_writes_in_meanwhile(done, total):
+        # After the first batch is written and before the second: the import read the
+        # workspace's contacts long before, so it does not know her.
+        if done == 2:
+            contact_upsert(
+                workspace=workspace_a,
+                email="grace@example.org",
+                name="Grace H.",
+                source=Contact.Source.CONTACT_FORM,
+            )
+
+    text = (
+        "name,email,phone,tags,notes\n"
+        "Ada,ada@example.org,,vip,\n"
+        "Alan,alan@example.org,,,\n"
+        "Grace Hopper,grace@example.org,07700900003,vip,Met at the fair\n"
+        "Grace Hopper,GRACE@example.org,,new,Likes tea\n"
+        ",,+447700900003,,Called back\n"
+    )
+    with capture_logs() as logs:
+        report = contacts_import_csv(
+            workspace=workspace_a,
+            actor=owner,
+            file=upload(text),
+            progress=grace_writes_in_meanwhile,
+        )
+
+    assert "contacts_import_raced" in [log["event"] for log in logs]
+    assert (report.created, report.updated, report.rejected) == (2, 3, [])
+    grace = Contact.objects.get(workspace=workspace_a, email="grace@example.org")
+    assert (grace.name, grace.phone, grace.source) == ("Grace H.", "+447700900003", "contact_form")
+    assert grace.notes == "Met at the fair\n\nLikes tea\n\nCalled back"
+    assert sorted(t.name for t in grace.tags.all()) == ["new", "vip"]
+    assert Contact.objects.for_workspace(workspace_a).count() == 3
+
+
+def test_import_queries_do_not_grow_with_the_number_of_rows(
+    workspace_a, owner, django_assert_num_queries
+):
+    def file_of(count: int, run: str, first_phone: int) -> SimpleUploadedFile:
+        for n in range(count):
+            ContactFactory(workspace=workspace_a, email=f"old{n}@{run}.example", phone="")
+        lines = [f"Old {n},old{n}@{run}.example,,{run}-t1;{run}-t2,note" for n in range(count)]
+        lines += [
+            f"New {n},new{n}@{run}.example,+4477009{first_phone + n:05d},{run}-t1;{run}-t2,note"
+            for n in range(count)
+        ]
+        return upload("name,email,phone,tags,notes\n" + "\n".join(lines))
+
+    # 20 rows and 120 rows (60 new contacts stay within one insert even on SQLite, which
+    # takes 999 values per statement).
+    small, large = file_of(10, "small", 0), file_of(60, "large", 100)
+    with CaptureQueriesContext(connection) as small_queries:
+        contacts_import_csv(workspace=workspace_a, actor=owner, file=small)
+
+    # 13 queries for any number of rows up to WRITE_BATCH: the import's savepoint and release;
+    # existing contacts by email, then by phone; tags: lookup, insert of the new ones, lookup of
+    # those; the existing contacts' tag links; then the batch: savepoint, insert of the new
+    # contacts, update of the existing ones' notes, insert of the tag links, release.
+    with django_assert_num_queries(13):
+        report = contacts_import_csv(workspace=workspace_a, actor=owner, file=large)
+
+    assert len(small_queries) == 13
+    assert (report.created, report.updated, report.rejected) == (60, 60, [])
 
 
 # --- Export ------------------------------------------------------------------------------------
