@@ -36,7 +36,7 @@ def test_import_contacts_prints_the_report(workspace_a, tmp_path):
 
 
 def test_import_contacts_shows_a_progress_bar_for_long_files(workspace_a, tmp_path, monkeypatch):
-    monkeypatch.setattr(csv_import, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(csv_import.writing, "PROGRESS_EVERY", 2)
     path = tmp_path / "clients.csv"
     path.write_text("email\n" + "".join(f"c{n}@example.org\n" for n in range(4)))
 

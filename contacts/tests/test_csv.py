@@ -172,13 +172,13 @@ def test_a_structurally_bad_file_is_refused_and_nothing_is_stored(
 
 
 def test_a_file_over_the_row_or_size_limit_is_refused(workspace_a, owner, monkeypatch):
-    monkeypatch.setattr(csv_import, "MAX_ROWS", 3)
+    monkeypatch.setattr(csv_import.rows, "MAX_ROWS", 3)
     rows = "".join(f"c{n}@example.org\n" for n in range(4))
 
     with pytest.raises(InvalidInput) as too_long:
         contacts_import_csv(workspace=workspace_a, actor=owner, file=f"email\n{rows}".encode())
 
-    monkeypatch.setattr(csv_import, "MAX_BYTES", 1024 * 1024)
+    monkeypatch.setattr(csv_import.rows, "MAX_BYTES", 1024 * 1024)
     big = upload("email\n" + "a@example.org\n" * 80_000)
     with pytest.raises(InvalidInput) as too_big:
         contacts_import_csv(workspace=workspace_a, actor=owner, file=big)
@@ -203,7 +203,7 @@ def test_a_utf8_bom_semicolons_and_blank_lines_are_accepted(workspace_a, owner):
 
 
 def test_an_unexpected_failure_rolls_back_every_row(workspace_a, owner, monkeypatch):
-    monkeypatch.setattr(csv_import, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr(csv_import.writing, "PROGRESS_EVERY", 1)
 
     def interrupted(done, total):
         if done == 2:
@@ -219,7 +219,7 @@ def test_an_unexpected_failure_rolls_back_every_row(workspace_a, owner, monkeypa
 
 
 def test_import_reports_progress(workspace_a, owner, monkeypatch):
-    monkeypatch.setattr(csv_import, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(csv_import.writing, "PROGRESS_EVERY", 2)
     calls = []
     text = "email\n" + "".join(f"c{n}@example.org\n" for n in range(5))
 
@@ -252,7 +252,7 @@ def test_import_reads_a_bounded_number_of_queries_per_row(
 def test_rows_for_one_person_in_different_batches_update_the_same_contact(
     workspace_a, owner, monkeypatch
 ):
-    monkeypatch.setattr(csv_import, "WRITE_BATCH", 1)
+    monkeypatch.setattr(csv_import.writing, "WRITE_BATCH", 1)
     text = (
         "name,email,phone,tags,notes,sms_consent\n"
         ",ada@example.org,,a,first,no\n"
@@ -273,8 +273,8 @@ def test_rows_for_one_person_in_different_batches_update_the_same_contact(
 def test_a_person_added_by_someone_else_during_the_import_is_updated_not_duplicated(
     workspace_a, owner, monkeypatch
 ):
-    monkeypatch.setattr(csv_import, "WRITE_BATCH", 2)
-    monkeypatch.setattr(csv_import, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(csv_import.writing, "WRITE_BATCH", 2)
+    monkeypatch.setattr(csv_import.writing, "PROGRESS_EVERY", 2)
 
     def grace_writes_in_meanwhile(done, total):
         # After the first batch is written and before the second: the import read the
