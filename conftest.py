@@ -1,5 +1,6 @@
 """Fixtures shared by every app's tests: an owner and a staff member of workspace A, and an
-outsider who owns workspace B, each with an API client signed in through a real JWT."""
+outsider who owns workspace B, each with an API client signed in through a real JWT and a
+browser-session client for the pages; and the local stand-in for email and SMS providers."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from careops.celery import app as celery_app
+from messaging.tests.stand_in import StandIn
 from workspaces.models import Membership
 from workspaces.tests.factories import MembershipFactory, WorkspaceFactory
 
@@ -85,3 +87,32 @@ def outsider_api(outsider):
 @pytest.fixture
 def anon_api():
     return APIClient()
+
+
+def page_client_for(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    return page_client_for(client, owner)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    return page_client_for(client, staff)
+
+
+@pytest.fixture
+def outsider_client(client, outsider):
+    return page_client_for(client, outsider)
+
+
+@pytest.fixture
+def stand_in():
+    """The email and SMS providers' APIs, served on 127.0.0.1: the real anymail and twilio
+    clients talk to it over HTTP (see messaging/tests/stand_in.py)."""
+    server = StandIn().start()
+    yield server
+    server.stop()

@@ -14,12 +14,6 @@ from contacts.tests.factories import ContactFactory, TagFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def owner_client(client, owner):
-    client.force_login(owner)
-    return client
-
-
 # --- The list ----------------------------------------------------------------------------------
 
 

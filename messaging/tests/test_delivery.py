@@ -19,7 +19,6 @@ from messaging.models import Channel, Integration, Message
 from messaging.services import message_send
 from messaging.tasks import message_deliver, messages_retry_due
 from messaging.tests.factories import ConversationFactory, IntegrationFactory
-from messaging.tests.stand_in import StandIn
 
 pytestmark = [
     pytest.mark.django_db,
@@ -34,13 +33,6 @@ DEAD_URL = "http://127.0.0.1:1/"  # nothing listens on port 1
 
 def twilio_path(prefix: str, sid: str) -> str:
     return f"/{prefix}/2010-04-01/Accounts/{sid}/Messages.json"
-
-
-@pytest.fixture
-def stand_in():
-    server = StandIn().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

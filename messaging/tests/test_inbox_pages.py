@@ -28,18 +28,6 @@ def thread_url(conversation) -> str:
     return reverse("inbox-conversation", args=[conversation.pk])
 
 
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
-def outsider_client(client, outsider):
-    client.force_login(outsider)
-    return client
-
-
 # --- The list -----------------------------------------------------------------------------------
 
 

@@ -9,19 +9,11 @@ from django.db import connection
 
 from messaging.models import Channel, Integration
 from messaging.tests.factories import IntegrationFactory
-from messaging.tests.stand_in import StandIn
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/integrations"
 API_KEY = "re_live_secret_key_abcd"
-
-
-@pytest.fixture
-def stand_in():
-    server = StandIn().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ from django.urls import reverse
 
 from messaging.models import Channel, Integration, MessageTemplate
 from messaging.tests.factories import IntegrationFactory, MessageTemplateFactory
-from messaging.tests.stand_in import StandIn
 
 pytestmark = pytest.mark.django_db
 
@@ -19,31 +18,6 @@ AUTH_TOKEN = "twilio-secret-token-wxyz"
 LIST = "/settings/integrations/"
 NEW = "/settings/integrations/new/"
 TEMPLATES = "/settings/templates/"
-
-
-@pytest.fixture
-def stand_in():
-    server = StandIn().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def owner_client(client, owner):
-    client.force_login(owner)
-    return client
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
-def outsider_client(client, outsider):
-    client.force_login(outsider)
-    return client
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pytest
 from playwright.sync_api import expect
 
 from messaging.models import Integration
-from messaging.tests.stand_in import StandIn
 from workspaces.tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -22,13 +21,6 @@ def sign_in(page, live_server, user) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("logout")).to_be_visible()
-
-
-@pytest.fixture
-def stand_in():
-    server = StandIn().start()
-    yield server
-    server.stop()
 
 
 def test_owner_connects_an_email_provider_and_sends_a_test(
