@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from bookings import api as bookings_api
 from contacts import api as contacts_api
 from messaging import api as messaging_api
 from workspaces import api as workspaces_api
@@ -24,6 +25,7 @@ router.register(
 )
 contacts_api.register(router)
 messaging_api.register(router)
+bookings_api.register(router)
 
 urlpatterns = [
     path("auth/register", workspaces_api.RegisterView.as_view(), name="auth-register"),
@@ -38,6 +40,7 @@ urlpatterns = [
     ),
     *contacts_api.urlpatterns,
     *messaging_api.urlpatterns,
+    *bookings_api.urlpatterns,
     *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -37,6 +37,8 @@ urlpatterns = [
     path("invitations/<str:token>/", workspace_views.invitation_accept, name="invitation-accept"),
     path("", include("contacts.urls")),
     path("", include("messaging.urls")),
+    path("", include("bookings.urls")),
+    path("", include("bookings.public_urls")),
 ]
 
 if settings.DEBUG:

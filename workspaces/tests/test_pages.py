@@ -65,8 +65,8 @@ def test_the_dashboard_renders_in_a_constant_number_of_queries(
     client.get("/")
 
     # session, user, membership+workspace, switcher list, onboarding checks (integrations,
-    # members, invitations)
-    with django_assert_max_num_queries(7):
+    # booking types, working hours, members, invitations)
+    with django_assert_max_num_queries(9):
         response = client.get("/")
 
     assert response.status_code == 200

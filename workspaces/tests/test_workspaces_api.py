@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from datetime import time
+
 import pytest
 import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from bookings.models import BookingType, WorkingHours
 from careops.pagination import PageNumberPagination
 from careops.tenancy import WORKSPACE_HEADER
 from messaging.models import Integration
@@ -119,7 +122,7 @@ def test_activate_refuses_with_the_list_of_unmet_steps(owner_api, workspace_a):
     assert response.status_code == 409
     body = response.json()
     assert body["code"] == "onboarding_incomplete"
-    assert [s["key"] for s in body["steps"]] == ["business_details", "communication"]
+    assert [s["key"] for s in body["steps"]] == ["business_details", "communication", "booking"]
     workspace_a.refresh_from_db()
     assert workspace_a.status == "draft"
 
@@ -128,6 +131,10 @@ def test_activate_puts_a_ready_workspace_live(owner_api, workspace_a):
     owner_api.patch(url(workspace_a), COMPLETE_DETAILS, format="json")
     Integration.objects.create(
         workspace=workspace_a, channel="email", provider="console", from_address="a@example.com"
+    )
+    BookingType.objects.create(workspace=workspace_a, name="Massage", slug="massage")
+    WorkingHours.objects.create(
+        workspace=workspace_a, weekday=0, start_time=time(9), end_time=time(17)
     )
 
     assert owner_api.get(url(workspace_a, "/onboarding")).json()["ready"] is True

@@ -1,0 +1,13 @@
+"""Events bookings raise for other domains (automation: confirmations, forms, reminders).
+
+Each is sent after the transaction that made the change commits, with `booking` (and for a
+status change `previous`), so a receiver can queue work that sees the committed row.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+booking_created = Signal()
+booking_rescheduled = Signal()  # also `previous_start`
+booking_status_changed = Signal()  # also `previous`
