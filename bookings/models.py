@@ -4,6 +4,7 @@ clients make, never two on one calendar at once."""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -231,6 +232,16 @@ class Booking(WorkspaceOwnedModel):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    # Until when the client may change the booking online (the booking type's cutoffs): the
+    # services enforce them, the manage page shows them.
+    @property
+    def cancel_deadline(self) -> datetime:
+        return self.start - timedelta(hours=self.booking_type.cancel_cutoff_hours)
+
+    @property
+    def reschedule_deadline(self) -> datetime:
+        return self.start - timedelta(hours=self.booking_type.reschedule_cutoff_hours)
 
 
 # The status transitions, in one place: from each status, where a booking may go next.

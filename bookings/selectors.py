@@ -1,0 +1,99 @@
+"""Reads of bookings that the API, the dashboard pages and the public pages share. Every one
+takes the workspace: another workspace's rows are never in reach."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from bookings.models import ACTIVE_STATUSES, Booking, BookingType
+from careops.errors import NotFound
+
+
+def _bookings(workspace) -> QuerySet[Booking]:
+    return Booking.objects.for_workspace(workspace).select_related(
+        "booking_type", "contact", "staff"
+    )
+
+
+def bookings_for_workspace(
+    *,
+    workspace,
+    status: str | list[str] | tuple[str, ...] | None = None,
+    start_from: datetime | None = None,
+    start_to: datetime | None = None,
+    staff=None,
+    contact=None,
+    booking_type=None,
+) -> QuerySet[Booking]:
+    """The workspace's bookings, soonest first, with type, contact and staff joined. `status`
+    is one status or several; start_from is inclusive, start_to exclusive."""
+    bookings = _bookings(workspace)
+    if status:
+        statuses = [status] if isinstance(status, str) else list(status)
+        bookings = bookings.filter(status__in=statuses)
+    if start_from is not None:
+        bookings = bookings.filter(start__gte=start_from)
+    if start_to is not None:
+        bookings = bookings.filter(start__lt=start_to)
+    if staff is not None:
+        bookings = bookings.filter(staff=staff)
+    if contact is not None:
+        bookings = bookings.filter(contact=contact)
+    if booking_type is not None:
+        bookings = bookings.filter(booking_type=booking_type)
+    return bookings.order_by("start", "pk")
+
+
+def _local_midnight(day, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def bookings_today(*, workspace, now: datetime | None = None) -> QuerySet[Booking]:
+    """The bookings starting today in the workspace's time zone, cancelled ones left out."""
+    zone = ZoneInfo(workspace.timezone)
+    today = timezone.localtime(now or timezone.now(), zone).date()
+    return bookings_for_workspace(
+        workspace=workspace,
+        start_from=_local_midnight(today, zone),
+        start_to=_local_midnight(today + timedelta(days=1), zone),
+    ).exclude(status=Booking.Status.CANCELLED)
+
+
+def bookings_upcoming(
+    *, workspace, days: int = 7, now: datetime | None = None
+) -> QuerySet[Booking]:
+    """The active bookings starting from now until the end of the `days`th day ahead (the
+    workspace's days; days=7 on a Monday runs to the end of next Monday)."""
+    zone = ZoneInfo(workspace.timezone)
+    now = now or timezone.now()
+    last_day = timezone.localtime(now, zone).date() + timedelta(days=days)
+    return bookings_for_workspace(
+        workspace=workspace,
+        status=ACTIVE_STATUSES,
+        start_from=now,
+        start_to=_local_midnight(last_day + timedelta(days=1), zone),
+    )
+
+
+def booking_get(*, workspace, pk) -> Booking:
+    """One of the workspace's bookings; NotFound for any other (or a malformed pk)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound("Booking not found.") from None
+    booking = _bookings(workspace).filter(pk=pk).first()
+    if booking is None:
+        raise NotFound("Booking not found.")
+    return booking
+
+
+def booking_types_for_workspace(*, workspace, active_only: bool = False) -> QuerySet[BookingType]:
+    """The workspace's services by name, their staff prefetched (calendars_for reads them)."""
+    types = BookingType.objects.for_workspace(workspace).prefetch_related("staff")
+    if active_only:
+        types = types.filter(is_active=True)
+    return types.order_by("name", "pk")
