@@ -210,6 +210,7 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="1200/min"),
         "auth": env.str("THROTTLE_AUTH", default="20/min"),
         "contact_form": env.str("THROTTLE_CONTACT_FORM", default="10/hour"),
+        "booking": env.str("THROTTLE_BOOKING", default="20/hour"),
     },
     "NUM_PROXIES": env.int("PROXY_COUNT", default=0) or None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -251,6 +252,9 @@ SPECTACULAR_SETTINGS = {
         "ConversationStatusEnum": "messaging.models.Conversation.Status",
         "MessageStatusEnum": "messaging.models.Message.Status",
         "ChannelEnum": "messaging.models.Channel",
+        "ContactSourceEnum": "contacts.models.Contact.Source",
+        "BookingStatusEnum": "bookings.models.Booking.Status",
+        "BookingSourceEnum": "bookings.models.Booking.Source",
     },
 }
 

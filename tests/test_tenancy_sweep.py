@@ -11,6 +11,12 @@ import re
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from bookings.tests.factories import (
+    AvailabilityOverrideFactory,
+    BookingFactory,
+    BookingTypeFactory,
+    WorkingHoursFactory,
+)
 from careops.tenancy import WORKSPACE_HEADER
 from contacts.tests.factories import ContactFactory
 from messaging.tests.factories import (
@@ -52,6 +58,10 @@ def objects_of_a(workspace_a, owner, staff):
         "contacts": ContactFactory(workspace=workspace_a).pk,
         "integrations": IntegrationFactory(workspace=workspace_a).pk,
         "templates": MessageTemplateFactory(workspace=workspace_a).pk,
+        "bookings": BookingFactory(workspace=workspace_a).pk,
+        "booking-types": BookingTypeFactory(workspace=workspace_a).pk,
+        "working-hours": WorkingHoursFactory(workspace=workspace_a).pk,
+        "availability-overrides": AvailabilityOverrideFactory(workspace=workspace_a).pk,
     }
 
 
@@ -119,6 +129,9 @@ def test_anonymous_callers_get_401_except_on_public_endpoints(anon_api, objects_
     # Public for one method only: the same path answers 401 to the others.
     public_methods = {
         ("/api/v1/contacts", "post"),  # the public contact form
+        ("/api/v1/bookings", "post"),  # the public booking page
+        ("/api/v1/bookings/slots", "get"),  # its free times
+        ("/api/v1/bookings/types", "get"),  # its services
     }
     for path, method, _ in operations():
         if path in public or (path, method) in public_methods:
