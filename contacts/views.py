@@ -4,9 +4,7 @@ exporting, and the public contact form a business shares or embeds."""
 from __future__ import annotations
 
 import structlog
-from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -14,10 +12,10 @@ from django.views import View
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import ListView
-from rest_framework.throttling import SimpleRateThrottle
 
 from careops.errors import DomainError, InvalidInput
 from careops.forms import add_domain_errors
+from careops.ratelimit import submission_allowed
 from careops.tenancy import WorkspacePageMixin
 from contacts import selectors, services
 from contacts.csv_export import contacts_export_response
@@ -152,35 +150,6 @@ class ContactImportView(WorkspacePageMixin, View):
 # --- The public contact form ------------------------------------------------------------------
 
 
-def _client_ip(request) -> str:
-    """The visitor's address; behind PROXY_COUNT proxies, the one the outermost proxy saw."""
-    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES")
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies and forwarded:
-        addresses = [address.strip() for address in forwarded.split(",")]
-        return addresses[-min(proxies, len(addresses))]
-    return request.META.get("REMOTE_ADDR", "")
-
-
-def _rate() -> tuple[int, int]:
-    """The API's contact_form throttle rate ("10/hour") as (count, seconds)."""
-    rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["contact_form"]
-    return SimpleRateThrottle.parse_rate(None, rate)
-
-
-def _submission_allowed(request, workspace: Workspace) -> bool:
-    """At most `count` submissions per address and form in a fixed window of `seconds`."""
-    count, seconds = _rate()
-    key = f"contact-form:{workspace.pk}:{_client_ip(request)}"
-    try:
-        cache.add(key, 0, timeout=seconds)
-        return cache.incr(key) <= count
-    except Exception as exc:
-        # A cache outage must not turn away the business's clients: let them write.
-        log.warning("contact_form_rate_unavailable", error=str(exc))
-        return True
-
-
 @csrf_exempt
 @xframe_options_exempt
 def contact_form(request, slug: str):
@@ -199,7 +168,7 @@ def contact_form(request, slug: str):
     form = PublicContactForm(request.POST or None)
     context["form"] = form
     if request.method == "POST":
-        if not _submission_allowed(request, workspace):
+        if not submission_allowed(request, bucket=f"contact-form:{workspace.pk}"):
             context["state"] = "limited"
             return render(request, "contacts/contact_form.html", context, status=429)
         if form.is_bot():
