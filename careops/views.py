@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.urls import reverse
 from django.views.generic import TemplateView
 
+from bookings.selectors import bookings_today
 from careops.tenancy import WorkspacePageMixin
 from workspaces.onboarding import onboarding_status
 
 # The page where the owner completes an onboarding step, by step key.
-ONBOARDING_PAGES = {"communication": "settings-integrations"}
+ONBOARDING_PAGES = {"communication": "settings-integrations", "booking": "settings-booking-types"}
+
+TODAY_LIMIT = 8  # bookings the Today panel lists; the schedule page has the rest
 
 
 class DashboardView(WorkspacePageMixin, TemplateView):
@@ -23,4 +26,7 @@ class DashboardView(WorkspacePageMixin, TemplateView):
                 (step, reverse(ONBOARDING_PAGES[step.key]) if step.key in ONBOARDING_PAGES else "")
                 for step in onboarding_status(membership.workspace)
             ]
+        today = list(bookings_today(workspace=membership.workspace)[: TODAY_LIMIT + 1])
+        context["today_bookings"] = today[:TODAY_LIMIT]
+        context["today_more"] = len(today) > TODAY_LIMIT
         return context
