@@ -6,10 +6,17 @@ twice leaves one demo workspace.
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
+from bookings import services as bookings_services
+from bookings import setup_services
+from bookings.models import BookingType
 from contacts import services as contacts_services
 from contacts.models import Contact
 from messaging import integrations, message_templates
@@ -53,6 +60,8 @@ class Command(BaseCommand):
         )
         if not Contact.objects.for_workspace(workspace).exists():
             self._inbox(workspace, owner, staff)
+        if not BookingType.objects.for_workspace(workspace).exists():
+            self._bookings(workspace, owner)
         self.stdout.write(self.style.SUCCESS(f"Demo workspace ready: {workspace.name}"))
         self.stdout.write(f"  owner: {DEMO_OWNER[0]} / {DEMO_PASSWORD}")
         self.stdout.write(f"  staff: {DEMO_STAFF[0]} / {DEMO_PASSWORD}")
@@ -133,3 +142,43 @@ class Command(BaseCommand):
         contacts_services.contact_create(
             workspace=workspace, actor=owner, name="Katherine Johnson", phone="+447700900004"
         )
+
+    def _bookings(self, workspace: Workspace, owner: User) -> None:
+        """Two services on the shared calendar, weekday hours, and a few bookings this week."""
+        physio = setup_services.booking_type_save(
+            workspace=workspace,
+            name="Physio session",
+            description="Assessment and treatment.",
+            duration_minutes=45,
+            buffer_after_minutes=15,
+            price_display="£55",
+            location=DEMO_WORKSPACE["address"],
+        )
+        setup_services.booking_type_save(
+            workspace=workspace,
+            name="Sports massage",
+            duration_minutes=60,
+            price_display="£60",
+            location=DEMO_WORKSPACE["address"],
+        )
+        for weekday in range(5):
+            setup_services.working_hours_save(
+                workspace=workspace,
+                staff_id=None,
+                weekday=weekday,
+                start_time=time(9),
+                end_time=time(17),
+            )
+        zone = ZoneInfo(workspace.timezone)
+        today = timezone.localdate(timezone=zone)
+        contacts = list(Contact.objects.for_workspace(workspace).order_by("pk")[:3])
+        for offset, (contact, hour) in enumerate(zip(contacts, (10, 11, 14), strict=False)):
+            start = datetime.combine(today + timedelta(days=offset), time(hour), tzinfo=zone)
+            bookings_services.booking_create(
+                workspace=workspace,
+                booking_type=physio,
+                contact=contact,
+                start=start,
+                actor=owner,
+                enforce_rules=False,
+            )
