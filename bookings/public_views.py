@@ -17,7 +17,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -34,8 +33,8 @@ from bookings.public_forms import BookingDetailsForm, ContactUsForm, format_star
 from bookings.services import (
     CutoffPassed,
     SlotUnavailable,
+    booking_book_publicly,
     booking_cancel_by_client,
-    booking_create,
     booking_from_manage_token,
     booking_manage_token,
     booking_reschedule_by_client,
@@ -43,8 +42,7 @@ from bookings.services import (
 from careops.errors import DomainError, InvalidInput, NotFound
 from careops.forms import add_domain_errors
 from careops.ratelimit import submission_allowed
-from contacts.models import Contact
-from contacts.services import contact_form_submit, contact_upsert
+from contacts.services import contact_form_submit
 from workspaces.models import Workspace
 
 log = structlog.get_logger(__name__)
@@ -254,24 +252,15 @@ def _book(request: HttpRequest, booking_type: BookingType, tz: str) -> HttpRespo
         return _type_page(request, booking_type, tz, form=form, start=start, status=400)
     data = form.cleaned_data
     try:
-        # A taken slot leaves nothing behind, not even a new contact.
-        with transaction.atomic():
-            contact, _ = contact_upsert(
-                workspace=workspace,
-                email=data["email"],
-                phone=data["phone"],
-                name=data["name"],
-                source=Contact.Source.BOOKING,
-            )
-            booking, _ = booking_create(
-                workspace=workspace,
-                booking_type=booking_type,
-                contact=contact,
-                start=data["start"],
-                source=Booking.Source.PUBLIC,
-                notes=data["notes"],
-                enforce_rules=True,
-            )
+        booking, _ = booking_book_publicly(
+            workspace=workspace,
+            booking_type=booking_type,
+            start=data["start"],
+            name=data["name"],
+            email=data["email"],
+            phone=data["phone"],
+            notes=data["notes"],
+        )
     except SlotUnavailable:
         week = _week_of(data["start"], tz)
         return _type_page(request, booking_type, tz, week=week, error=TAKEN_MESSAGE, status=409)

@@ -25,6 +25,8 @@ from bookings.models import (
 )
 from bookings.signals import booking_created, booking_rescheduled, booking_status_changed
 from careops.errors import Conflict, InvalidInput
+from contacts.models import Contact
+from contacts.services import contact_upsert
 
 log = structlog.get_logger(__name__)
 
@@ -259,6 +261,47 @@ def booking_create(
         source=source,
     )
     return booking, True
+
+
+def booking_book_publicly(
+    *,
+    workspace,
+    booking_type: BookingType,
+    start: datetime,
+    name: str,
+    email: str = "",
+    phone: str = "",
+    notes: str = "",
+    staff=None,
+    idempotency_key: str = "",
+) -> tuple[Booking, bool]:
+    """A client books themself (the booking page, the public API): their contact is created or
+    reused by email or phone, then booked under the booking type's rules, in one transaction,
+    so a refused booking leaves no new contact behind. A replayed Idempotency-Key returns its
+    booking only to the same client: another client's booking is never revealed (Conflict)."""
+    with transaction.atomic():
+        contact, _ = contact_upsert(
+            workspace=workspace,
+            email=email,
+            phone=phone,
+            name=name,
+            source=Contact.Source.BOOKING,
+        )
+        booking, created = booking_create(
+            workspace=workspace,
+            booking_type=booking_type,
+            contact=contact,
+            start=start,
+            staff=staff,
+            source=Booking.Source.PUBLIC,
+            notes=notes,
+            status=Booking.Status.CONFIRMED,
+            idempotency_key=idempotency_key,
+            enforce_rules=True,
+        )
+        if not created and booking.contact_id != contact.pk:
+            raise Conflict("This Idempotency-Key was used for another booking.")
+    return booking, created
 
 
 # --- Moving -------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import zoneinfo
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_datetime
@@ -23,10 +22,8 @@ from bookings import selectors, services
 from bookings.availability import available_slots
 from bookings.models import Booking, BookingType
 from bookings.setup_services import member_or_none
-from careops.errors import Conflict, InvalidInput, NotFound
+from careops.errors import InvalidInput, NotFound
 from careops.schema import ErrorSerializer
-from contacts.models import Contact
-from contacts.services import contact_upsert
 from workspaces.models import Workspace
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -230,30 +227,17 @@ def public_booking_create(request, key: str) -> Response:
     if booking_type is None:
         raise NotFound()
     staff = member_or_none(workspace=workspace, user_id=data["staff"])
-    # One transaction: a refused booking leaves no contact behind.
-    with transaction.atomic():
-        contact, _ = contact_upsert(
-            workspace=workspace,
-            email=data["email"],
-            phone=data["phone"],
-            name=data["name"],
-            source=Contact.Source.BOOKING,
-        )
-        booking, created = services.booking_create(
-            workspace=workspace,
-            booking_type=booking_type,
-            contact=contact,
-            start=data["start"],
-            staff=staff,
-            source=Booking.Source.PUBLIC,
-            notes=data["notes"],
-            status=Booking.Status.CONFIRMED,
-            idempotency_key=key,
-            enforce_rules=True,
-        )
-        if not created and booking.contact_id != contact.pk:
-            # Someone else's key: their booking (and its link) is not shown to this caller.
-            raise Conflict("This Idempotency-Key was used for another booking.")
+    booking, created = services.booking_book_publicly(
+        workspace=workspace,
+        booking_type=booking_type,
+        start=data["start"],
+        name=data["name"],
+        email=data["email"],
+        phone=data["phone"],
+        notes=data["notes"],
+        staff=staff,
+        idempotency_key=key,
+    )
     tz = workspace.timezone
     body = {
         "reference": booking_reference(booking),

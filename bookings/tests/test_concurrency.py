@@ -3,17 +3,16 @@ the exclusion constraint bookings_booking_no_overlap deciding."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
-from django.db import connection
 
 from bookings.models import Booking, BookingStatusChange
 from bookings.services import SlotUnavailable, booking_create, booking_reschedule
 from bookings.tests.factories import BookingTypeFactory, WorkingHoursFactory
 from contacts.tests.factories import ContactFactory
+from tests.concurrency import race as race_threads
 from workspaces.tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,26 +29,7 @@ def frozen():
 
 
 def race(target, count: int = RACERS) -> tuple[list, list[BaseException]]:
-    """Run target(i) in `count` threads released together; (results, errors)."""
-    barrier = threading.Barrier(count, timeout=10)
-    results: list = []
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results.append(target(i))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()  # each thread opened its own connection
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results, errors
+    return race_threads(target, count)
 
 
 def test_of_eight_clients_booking_one_slot_exactly_one_succeeds(workspace_a):

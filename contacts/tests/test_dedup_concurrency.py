@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from contacts.models import Contact
 from contacts.services import contact_form_submit, contact_upsert
+from tests.concurrency import race as race_threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,26 +14,7 @@ RACERS = 2
 
 
 def race(target, count: int = RACERS) -> tuple[list, list[BaseException]]:
-    """Run target(i) in `count` threads released together; (results, errors)."""
-    barrier = threading.Barrier(count, timeout=10)
-    results: list = []
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results.append(target(i))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()  # each thread opened its own connection
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results, errors
+    return race_threads(target, count)
 
 
 def test_two_simultaneous_submissions_with_the_same_email_make_one_contact(workspace_a):
