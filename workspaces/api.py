@@ -32,6 +32,15 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class UserBriefSerializer(serializers.ModelSerializer):
+    """A person as other apps' resources show them (an assignee, a booking's staff member)."""
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "email"]
+        read_only_fields = fields
+
+
 class WorkspaceSerializer(serializers.ModelSerializer):
     my_role = serializers.SerializerMethodField()
 

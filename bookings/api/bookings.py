@@ -29,8 +29,9 @@ from bookings.models import Booking, BookingStatusChange, BookingType
 from bookings.setup_services import member_or_none
 from careops.errors import InvalidInput
 from careops.tenancy import WorkspaceViewSetMixin
+from contacts.api.contacts import ContactBriefSerializer
 from contacts.models import Contact
-from workspaces.models import User
+from workspaces.api import UserBriefSerializer
 
 # --- Serializers ------------------------------------------------------------------------------
 
@@ -42,24 +43,10 @@ class BookingTypeBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BookingContactSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Contact
-        fields = ["id", "name", "email", "phone"]
-        read_only_fields = fields
-
-
-class BookingUserSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = User
-        fields = ["id", "name", "email"]
-        read_only_fields = fields
-
-
 class BookingSerializer(serializers.ModelSerializer):
     booking_type = BookingTypeBriefSerializer(read_only=True)
-    contact = BookingContactSerializer(read_only=True)
-    staff = BookingUserSerializer(
+    contact = ContactBriefSerializer(read_only=True)
+    staff = UserBriefSerializer(
         read_only=True, allow_null=True, help_text="Null: the workspace's shared calendar."
     )
 
@@ -84,7 +71,7 @@ class BookingSerializer(serializers.ModelSerializer):
 
 
 class BookingStatusChangeSerializer(serializers.ModelSerializer):
-    actor = BookingUserSerializer(read_only=True, allow_null=True)
+    actor = UserBriefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = BookingStatusChange

@@ -26,6 +26,15 @@ from workspaces.models import Workspace
 # --- Serializers ------------------------------------------------------------------------------
 
 
+class ContactBriefSerializer(serializers.ModelSerializer):
+    """A contact as other apps' resources show it (a conversation's, a booking's)."""
+
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "email", "phone"]
+        read_only_fields = fields
+
+
 class ContactSerializer(serializers.ModelSerializer):
     first_name = serializers.CharField(read_only=True)
     tags = serializers.SerializerMethodField()

@@ -9,26 +9,12 @@ from rest_framework.response import Response
 
 from careops.schema import ErrorSerializer
 from careops.tenancy import WorkspaceViewSetMixin
-from contacts.models import Contact
+from contacts.api.contacts import ContactBriefSerializer
 from messaging import selectors, services
 from messaging.models import Channel, Conversation, Message
-from workspaces.models import User
+from workspaces.api import UserBriefSerializer
 
 # --- Serializers ------------------------------------------------------------------------------
-
-
-class ContactBriefSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Contact
-        fields = ["id", "name", "email", "phone"]
-        read_only_fields = fields
-
-
-class UserBriefSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = User
-        fields = ["id", "name", "email"]
-        read_only_fields = fields
 
 
 class ConversationSerializer(serializers.ModelSerializer):
