@@ -126,8 +126,16 @@ class SetupViewSet(
     lookup_value_regex = "[0-9]+"
     filter_backends: list = []
 
+    # The fields a PATCH leaves as they are must still reach the service, which checks the
+    # whole period: a partial update is the instance's values overlaid with the request's.
+    service_fields: tuple[str, ...] = ()
+
     def save(self, data: dict, instance=None):
         raise NotImplementedError
+
+    def with_current(self, data: dict, instance) -> dict:
+        current = {f: getattr(instance, f) for f in self.service_fields} if instance else {}
+        return {**current, **data}
 
     def create(self, request):
         serializer = self.get_serializer(data=request.data)
@@ -178,6 +186,7 @@ class WorkingHoursViewSet(SetupViewSet):
 
     queryset = WorkingHours.objects.none()
     serializer_class = WorkingHoursSerializer
+    service_fields = ("staff_id", "weekday", "start_time", "end_time")
 
     def scoped_queryset(self) -> QuerySet[WorkingHours]:
         return WorkingHours.objects.for_workspace(self.request.workspace).order_by(
@@ -185,17 +194,8 @@ class WorkingHoursViewSet(SetupViewSet):
         )
 
     def save(self, data: dict, instance=None) -> WorkingHours:
-        current = {}
-        if instance is not None:
-            current = {
-                "staff_id": instance.staff_id,
-                "weekday": instance.weekday,
-                "start_time": instance.start_time,
-                "end_time": instance.end_time,
-            }
-        merged = {**current, **data}
         return setup_services.working_hours_save(
-            workspace=self.request.workspace, hours=instance, **merged
+            workspace=self.request.workspace, hours=instance, **self.with_current(data, instance)
         )
 
 
@@ -205,6 +205,7 @@ class AvailabilityOverrideViewSet(SetupViewSet):
 
     queryset = AvailabilityOverride.objects.none()
     serializer_class = AvailabilityOverrideSerializer
+    service_fields = ("staff_id", "date", "start_time", "end_time", "note")
 
     def scoped_queryset(self) -> QuerySet[AvailabilityOverride]:
         return AvailabilityOverride.objects.for_workspace(self.request.workspace).order_by(
@@ -212,18 +213,10 @@ class AvailabilityOverrideViewSet(SetupViewSet):
         )
 
     def save(self, data: dict, instance=None) -> AvailabilityOverride:
-        current = {}
-        if instance is not None:
-            current = {
-                "staff_id": instance.staff_id,
-                "date": instance.date,
-                "start_time": instance.start_time,
-                "end_time": instance.end_time,
-                "note": instance.note,
-            }
-        merged = {**current, **data}
         return setup_services.availability_override_save(
-            workspace=self.request.workspace, override=instance, **merged
+            workspace=self.request.workspace,
+            override=instance,
+            **self.with_current(data, instance),
         )
 
 
