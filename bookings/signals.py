@@ -11,3 +11,7 @@ from django.dispatch import Signal
 booking_created = Signal()
 booking_rescheduled = Signal()  # also `previous_start`
 booking_status_changed = Signal()  # also `previous`
+
+# Sent inside the transaction that stored a new status, with `booking` and `previous`, so a
+# receiver's writes (the stock a completed booking used) commit with the change or not at all.
+booking_status_saved = Signal()

@@ -8,6 +8,8 @@ from rest_framework.routers import SimpleRouter
 
 from bookings import api as bookings_api
 from contacts import api as contacts_api
+from forms import api as forms_api
+from inventory import api as inventory_api
 from messaging import api as messaging_api
 from workspaces import api as workspaces_api
 
@@ -26,6 +28,8 @@ router.register(
 contacts_api.register(router)
 messaging_api.register(router)
 bookings_api.register(router)
+forms_api.register(router)
+inventory_api.register(router)
 
 urlpatterns = [
     path("auth/register", workspaces_api.RegisterView.as_view(), name="auth-register"),
@@ -41,6 +45,8 @@ urlpatterns = [
     *contacts_api.urlpatterns,
     *messaging_api.urlpatterns,
     *bookings_api.urlpatterns,
+    *forms_api.urlpatterns,
+    *inventory_api.urlpatterns,
     *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "contacts",
     "messaging",
     "bookings",
+    "forms",
+    "inventory",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +286,16 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 MEDIA_URL = "media/"
+
+# --- Forms ----------------------------------------------------------------------------------
+# A form's public link stops working this many days after it was sent (or last re-sent).
+FORM_LINK_MAX_AGE_DAYS = env.int("FORM_LINK_MAX_AGE_DAYS", default=30)
+# Files a client may attach to a form: per file, and of these types only (checked by content).
+FORM_UPLOAD_MAX_BYTES = env.int("FORM_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+FORM_UPLOAD_CONTENT_TYPES = env.list(
+    "FORM_UPLOAD_CONTENT_TYPES",
+    default=["application/pdf", "image/jpeg", "image/png", "image/heic", "image/webp"],
+)
 
 # --- Email ----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -39,6 +39,8 @@ urlpatterns = [
     path("", include("messaging.urls")),
     path("", include("bookings.urls")),
     path("", include("bookings.public_urls")),
+    path("", include("forms.urls")),
+    path("", include("inventory.urls")),
 ]
 
 if settings.DEBUG:

@@ -10,7 +10,11 @@ from careops.tenancy import WorkspacePageMixin
 from workspaces.onboarding import onboarding_status
 
 # The page where the owner completes an onboarding step, by step key.
-ONBOARDING_PAGES = {"communication": "settings-integrations", "booking": "settings-booking-types"}
+ONBOARDING_PAGES = {
+    "communication": "settings-integrations",
+    "booking": "settings-booking-types",
+    "inventory": "inventory",
+}
 
 TODAY_LIMIT = 8  # bookings the Today panel lists; the schedule page has the rest
 

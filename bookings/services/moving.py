@@ -23,7 +23,7 @@ from bookings.services.common import (
     is_overlap,
     record_status,
 )
-from bookings.signals import booking_rescheduled, booking_status_changed
+from bookings.signals import booking_rescheduled, booking_status_changed, booking_status_saved
 from careops.errors import InvalidInput
 
 log = structlog.get_logger(__name__)
@@ -152,6 +152,7 @@ def booking_set_status(*, booking: Booking, status: str, actor=None, note: str =
             update_fields=["status", "status_changed_at", "status_changed_by", "updated_at"]
         )
         record_status(current, previous, actor, note)
+        booking_status_saved.send(sender=Booking, booking=current, previous=previous)
         transaction.on_commit(
             lambda: booking_status_changed.send(sender=Booking, booking=current, previous=previous)
         )

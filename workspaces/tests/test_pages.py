@@ -65,9 +65,9 @@ def test_the_dashboard_renders_in_a_constant_number_of_queries(
     client.get("/")
 
     # session, user, membership+workspace, switcher list, onboarding checks (integrations,
-    # booking types, working hours, members, invitations), today's bookings (type, contact and
-    # staff joined)
-    with django_assert_max_num_queries(10):
+    # booking types, working hours, form templates, inventory items, members, invitations),
+    # today's bookings (type, contact and staff joined)
+    with django_assert_max_num_queries(12):
         response = client.get("/")
 
     assert response.status_code == 200

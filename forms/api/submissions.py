@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+urlpatterns: list = []
+
+
+def register(router) -> None:
+    pass

@@ -1,0 +1,9 @@
+"""REST API of inventory."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
+
+
+def register(router) -> None:
+    pass
