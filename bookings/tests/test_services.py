@@ -22,7 +22,12 @@ from bookings.services import (
     booking_reschedule_by_client,
     booking_set_status,
 )
-from bookings.signals import booking_created, booking_rescheduled, booking_status_changed
+from bookings.signals import (
+    booking_created,
+    booking_rescheduled,
+    booking_status_changed,
+    booking_status_saved,
+)
 from bookings.tests.factories import BookingFactory, BookingTypeFactory, WorkingHoursFactory
 from careops.errors import InvalidInput
 from contacts.tests.factories import ContactFactory
@@ -333,6 +338,28 @@ def test_every_allowed_transition_is_made_and_recorded(
     assert booking.status_changed_at == NOW
     change = booking.history.get()
     assert (change.from_status, change.to_status, change.note) == (from_status, to_status, "why")
+
+
+def test_a_receiver_failing_inside_the_status_transaction_rolls_the_change_back(
+    workspace_a, shared_type, contact, owner
+):
+    booking = BookingFactory(
+        workspace=workspace_a, booking_type=shared_type, contact=contact, start=MONDAY_9
+    )
+
+    def receiver(sender, booking, previous, **kwargs):
+        raise RuntimeError("the stock could not be recorded")
+
+    booking_status_saved.connect(receiver)
+    try:
+        with pytest.raises(RuntimeError):
+            booking_set_status(booking=booking, status="completed", actor=owner)
+    finally:
+        booking_status_saved.disconnect(receiver)
+
+    booking.refresh_from_db()
+    assert booking.status == "confirmed"
+    assert not booking.history.exists()
 
 
 @pytest.mark.parametrize(("from_status", "to_status"), REFUSED)
