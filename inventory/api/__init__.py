@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from inventory.api import items
+
 urlpatterns: list = []
 
 
 def register(router) -> None:
-    pass
+    router.register("inventory", items.InventoryItemViewSet, basename="inventory-item")
