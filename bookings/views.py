@@ -256,6 +256,8 @@ class BookingDetailView(BookingsPageMixin, View):
             "booking": booking,
             "actions": [(s, STATUS_ACTIONS[s]) for s in STATUS_TRANSITIONS[booking.status]],
             "history": booking.history.select_related("actor").order_by("created_at", "pk"),
+            # Through the reverse relation: bookings never imports the forms app.
+            "form_submissions": booking.form_submissions.order_by("sent_at", "pk"),
             "reschedule_form": form,
             "status_error": status_error,
         }

@@ -10,6 +10,7 @@ PERIODIC_TASKS: dict[str, dict] = {
     # name: task path, period in seconds
     "invitations: send unsent": {"task": "workspaces.tasks.invitations_send_unsent", "every": 300},
     "messages: retry due": {"task": "messaging.tasks.messages_retry_due", "every": 60},
+    "forms: mark overdue": {"task": "forms.tasks.forms_mark_overdue", "every": 3600},
 }
 
 

@@ -213,6 +213,8 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_AUTH", default="20/min"),
         "contact_form": env.str("THROTTLE_CONTACT_FORM", default="10/hour"),
         "booking": env.str("THROTTLE_BOOKING", default="20/hour"),
+        # A client filling in a form may be told of a mistake a few times before it is right.
+        "form_submission": env.str("THROTTLE_FORM_SUBMISSION", default="30/hour"),
     },
     "NUM_PROXIES": env.int("PROXY_COUNT", default=0) or None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -257,6 +259,9 @@ SPECTACULAR_SETTINGS = {
         "ContactSourceEnum": "contacts.models.Contact.Source",
         "BookingStatusEnum": "bookings.models.Booking.Status",
         "BookingSourceEnum": "bookings.models.Booking.Source",
+        "FormSubmissionStatusEnum": "forms.models.FormSubmission.Status",
+        "FormSubmissionSourceEnum": "forms.models.FormSubmission.Source",
+        "InventoryUsageKindEnum": "inventory.models.InventoryUsage.Kind",
     },
 }
 

@@ -14,6 +14,7 @@ ONBOARDING_PAGES = {
     "communication": "settings-integrations",
     "booking": "settings-booking-types",
     "inventory": "inventory",
+    "forms": "form-templates",
 }
 
 TODAY_LIMIT = 8  # bookings the Today panel lists; the schedule page has the rest

@@ -80,12 +80,14 @@ def _clean_one(raw: Any, errors: dict[str, list[str]], prefix: str) -> dict[str,
     if not isinstance(raw, dict):
         errors[prefix] = ["Each field must be an object."]
         return None
-    unknown = sorted(set(raw) - _ALLOWED_KEYS)
+    unknown = sorted(str(name) for name in set(raw) - _ALLOWED_KEYS)
     if unknown:
         errors[prefix] = [f"Unknown properties: {', '.join(unknown)}."]
     field_type = raw.get("type")
-    if field_type not in FIELD_TYPES:
+    # Not a string (a list, a number): unhashable or meaningless, and never a known type.
+    if not isinstance(field_type, str) or field_type not in FIELD_TYPES:
         errors[f"{prefix}.type"] = [f"Choose one of: {', '.join(FIELD_TYPES)}."]
+        field_type = None
     label, problem = _text(raw.get("label"), 200)
     if problem or not label:
         errors[f"{prefix}.label"] = [problem or "Give the field a label."]
@@ -93,9 +95,13 @@ def _clean_one(raw: Any, errors: dict[str, list[str]], prefix: str) -> dict[str,
     if problem:
         errors[f"{prefix}.help_text"] = [problem]
     key = raw.get("key")
-    if key in (None, "") and label:
-        key = slug_key(label)
-    if not isinstance(key, str) or not KEY_PATTERN.match(key):
+    if isinstance(key, str):
+        key = key.strip()
+    if key in (None, ""):
+        # Made from the label (numbered if taken, by clean_field_definitions); without a label
+        # the label's message says what to do.
+        key = slug_key(label) if label else None
+    elif not isinstance(key, str) or not KEY_PATTERN.match(key):
         errors[f"{prefix}.key"] = [
             "Use 1-64 lower-case letters, digits and underscores, starting with a letter."
         ]
@@ -105,7 +111,9 @@ def _clean_one(raw: Any, errors: dict[str, list[str]], prefix: str) -> dict[str,
     choices = raw.get("choices") or []
     cleaned_choices: list[str] = []
     if field_type in CHOICE_TYPES:
-        if not isinstance(choices, list) or not choices:
+        if not isinstance(choices, list):
+            errors[f"{prefix}.choices"] = ["Give the choices as a list of labels."]
+        elif not choices:
             errors[f"{prefix}.choices"] = ["Give at least one choice."]
         elif len(choices) > MAX_CHOICES:
             errors[f"{prefix}.choices"] = [f"At most {MAX_CHOICES} choices."]
@@ -142,27 +150,51 @@ def _clean_one(raw: Any, errors: dict[str, list[str]], prefix: str) -> dict[str,
     }
 
 
+def _unique_key(base: str, taken: set[str]) -> str:
+    """`base`, or `base_2`, `base_3`... (kept within 64 characters): the first one not taken."""
+    key, n = base, 1
+    while key in taken:
+        n += 1
+        suffix = f"_{n}"
+        key = base[: 64 - len(suffix)] + suffix
+    return key
+
+
 def clean_field_definitions(raw: Any) -> list[dict[str, Any]]:
     """The fields as stored, with defaults filled in; InvalidInput naming each bad property as
-    `fields.<index>.<property>` (unknown types, empty choices, duplicate keys, ...)."""
+    `fields.<index>.<property>` (unknown types, empty choices, duplicate keys, ...).
+
+    A field given without a key gets one made from its label; when another field already has
+    that key (two fields labelled "Notes"), the made one gets a number: "notes_2". Two keys
+    given explicitly and equal are an error: the caller chose them, so the caller decides.
+    """
     if not isinstance(raw, list):
         raise InvalidInput(fields={"fields": ["Give a list of fields."]})
     if len(raw) > MAX_FIELDS:
         raise InvalidInput(fields={"fields": [f"A form has at most {MAX_FIELDS} fields."]})
     errors: dict[str, list[str]] = {}
-    cleaned: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    cleaned: list[tuple[int, dict[str, Any], bool]] = []
     for index, item in enumerate(raw):
-        prefix = f"fields.{index}"
-        field = _clean_one(item, errors, prefix)
-        if field is None:
+        field = _clean_one(item, errors, f"fields.{index}")
+        if field is not None:
+            given = item.get("key")
+            explicit = not (given is None or (isinstance(given, str) and not given.strip()))
+            cleaned.append((index, field, explicit))
+    # Explicit keys first, so that a made key never takes the key another field asked for.
+    seen: set[str] = set()
+    for index, field, explicit in cleaned:
+        key = field["key"]
+        if not explicit or not isinstance(key, str):
             continue
-        if isinstance(field["key"], str) and field["key"] in seen:
-            errors.setdefault(f"{prefix}.key", []).append(
-                f'Another field already uses the key "{field["key"]}".'
+        if key in seen:
+            errors.setdefault(f"fields.{index}.key", []).append(
+                f'Another field already uses the key "{key}".'
             )
-        seen.add(field["key"])
-        cleaned.append(field)
+        seen.add(key)
+    for _index, field, explicit in cleaned:
+        if not explicit and isinstance(field["key"], str):
+            field["key"] = _unique_key(field["key"], seen)
+            seen.add(field["key"])
     if errors:
         raise InvalidInput("Some fields of the form are not valid.", fields=errors)
-    return cleaned
+    return [field for _index, field, _explicit in cleaned]

@@ -273,8 +273,8 @@ def test_the_booking_page_renders_in_constant_queries(
 
     assert few == many
     # session, user, membership+workspace, the booking (type, contact, staff joined), the
-    # type's staff (reschedule choices), its history (actors joined), the switcher
-    with django_assert_max_num_queries(7):
+    # type's staff (reschedule choices), its history (actors joined), its forms, the switcher
+    with django_assert_max_num_queries(8):
         staff_client.get(url)
 
 
