@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core.files.base import ContentFile
 from drf_spectacular.generators import SchemaGenerator
 
 from bookings.tests.factories import (
@@ -19,6 +20,9 @@ from bookings.tests.factories import (
 )
 from careops.tenancy import WORKSPACE_HEADER
 from contacts.tests.factories import ContactFactory
+from forms.models import FormUpload
+from forms.tests.factories import FormSubmissionFactory, FormTemplateFactory
+from inventory.tests.factories import InventoryItemFactory
 from messaging.tests.factories import (
     ConversationFactory,
     IntegrationFactory,
@@ -41,8 +45,21 @@ def operations():
 
 
 @pytest.fixture
-def objects_of_a(workspace_a, owner, staff):
-    """For each collection in a path, the id of one object of workspace A."""
+def objects_of_a(workspace_a, owner, staff, settings, tmp_path):
+    """For each collection in a path (its last one or two segments), the id of one object of
+    workspace A."""
+    settings.MEDIA_ROOT = tmp_path
+    submission_of_a = FormSubmissionFactory(workspace=workspace_a)
+    upload_of_a = FormUpload.objects.create(
+        workspace=workspace_a,
+        submission=submission_of_a,
+        field_key="referral",
+        file=ContentFile(b"%PDF-1.4 referral", name="referral.pdf"),
+        original_name="referral.pdf",
+        content_type="application/pdf",
+        size=17,
+        sha256="0" * 64,
+    )
     message_of_a = MessageFactory(
         conversation=ConversationFactory(contact=ContactFactory(workspace=workspace_a)),
         direction="outbound",
@@ -62,6 +79,10 @@ def objects_of_a(workspace_a, owner, staff):
         "booking-types": BookingTypeFactory(workspace=workspace_a).pk,
         "working-hours": WorkingHoursFactory(workspace=workspace_a).pk,
         "availability-overrides": AvailabilityOverrideFactory(workspace=workspace_a).pk,
+        "forms/templates": FormTemplateFactory(workspace=workspace_a).pk,
+        "forms/submissions": submission_of_a.pk,
+        "files": upload_of_a.pk,
+        "inventory": InventoryItemFactory(workspace=workspace_a).pk,
     }
 
 
@@ -70,7 +91,8 @@ def fill(path: str, ids: dict[str, int]) -> str:
     segments = path.split("/")
     for index, segment in enumerate(segments):
         if re.fullmatch(r"\{\w+\}", segment):
-            collection = segments[index - 1]
+            pair = "/".join(segments[index - 2 : index])
+            collection = pair if pair in ids else segments[index - 1]
             assert collection in ids, f"teach the sweep an object of workspace A for {path}"
             segments[index] = str(ids[collection])
     return "/".join(segments)
@@ -132,6 +154,7 @@ def test_anonymous_callers_get_401_except_on_public_endpoints(anon_api, objects_
         ("/api/v1/bookings", "post"),  # the public booking page
         ("/api/v1/bookings/slots", "get"),  # its free times
         ("/api/v1/bookings/types", "get"),  # its services
+        ("/api/v1/forms/submissions", "post"),  # a client submits a form, by its link's token
     }
     for path, method, _ in operations():
         if path in public or (path, method) in public_methods:

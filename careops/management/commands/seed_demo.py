@@ -19,6 +19,10 @@ from bookings import setup_services
 from bookings.models import BookingType
 from contacts import services as contacts_services
 from contacts.models import Contact
+from forms import services as forms_services
+from forms.models import FormTemplate
+from inventory import services as inventory_services
+from inventory.models import InventoryItem, InventoryUsage
 from messaging import integrations, message_templates
 from messaging import services as messaging_services
 from messaging.models import Channel, Message
@@ -62,6 +66,10 @@ class Command(BaseCommand):
             self._inbox(workspace, owner, staff)
         if not BookingType.objects.for_workspace(workspace).exists():
             self._bookings(workspace, owner)
+        if not FormTemplate.objects.for_workspace(workspace).exists():
+            self._forms(workspace, owner)
+        if not InventoryItem.objects.for_workspace(workspace).exists():
+            self._inventory(workspace, owner, staff)
         self.stdout.write(self.style.SUCCESS(f"Demo workspace ready: {workspace.name}"))
         self.stdout.write(f"  owner: {DEMO_OWNER[0]} / {DEMO_PASSWORD}")
         self.stdout.write(f"  staff: {DEMO_STAFF[0]} / {DEMO_PASSWORD}")
@@ -182,3 +190,106 @@ class Command(BaseCommand):
                 actor=owner,
                 enforce_rules=False,
             )
+
+    def _forms(self, workspace: Workspace, owner: User) -> None:
+        """An intake form the physio session sends, one pending and one completed."""
+        physio = BookingType.objects.for_workspace(workspace).filter(slug="physio-session").first()
+        intake = forms_services.template_create(
+            workspace=workspace,
+            actor=owner,
+            name="New client intake",
+            description="A few questions before your first session.",
+            booking_type_ids=[physio.pk] if physio else [],
+            fields=[
+                {"type": "text", "label": "Full name", "required": True, "maps_to": "name"},
+                {"type": "email", "label": "Email", "maps_to": "email"},
+                {"type": "phone", "label": "Phone", "maps_to": "phone"},
+                {"type": "date", "label": "Date of birth"},
+                {
+                    "type": "single_choice",
+                    "label": "Have you had physiotherapy before?",
+                    "choices": ["Yes", "No"],
+                    "required": True,
+                },
+                {
+                    "type": "multiple_choice",
+                    "label": "Where does it hurt?",
+                    "choices": ["Back", "Neck", "Shoulder", "Knee", "Other"],
+                },
+                {"type": "long_text", "label": "Medical history and medication"},
+                {"type": "file", "label": "GP referral letter (optional)"},
+                {
+                    "type": "checkbox",
+                    "label": "I consent to assessment and treatment",
+                    "required": True,
+                },
+                {"type": "signature", "label": "Signature", "required": True},
+            ],
+        )
+        contacts = list(Contact.objects.for_workspace(workspace).order_by("pk")[:2])
+        submissions = [
+            forms_services.form_send(
+                workspace=workspace, template=intake, contact=c, actor=owner, deliver=False
+            )
+            for c in contacts
+        ]
+        if submissions:
+            forms_services.submission_submit(
+                submission=submissions[0],
+                data={
+                    "full_name": contacts[0].name,
+                    "email": contacts[0].email,
+                    "have_you_had_physiotherapy_before": "No",
+                    "where_does_it_hurt": ["Back"],
+                    "i_consent_to_assessment_and_treatment": True,
+                    "signature": contacts[0].name,
+                },
+                ip="127.0.0.1",
+            )
+
+    def _inventory(self, workspace: Workspace, owner: User, staff: User) -> None:
+        """Supplies the physio session uses, one of them running low."""
+        towels = inventory_services.item_create(
+            workspace=workspace,
+            actor=owner,
+            name="Treatment couch roll",
+            sku="ROLL-50",
+            unit="roll",
+            quantity_on_hand=12,
+            low_stock_threshold=4,
+            reorder_quantity=12,
+            supplier_note="MedSupplies Ltd, next-day delivery.",
+        )
+        oil = inventory_services.item_create(
+            workspace=workspace,
+            actor=owner,
+            name="Massage oil 500 ml",
+            sku="OIL-500",
+            unit="bottle",
+            quantity_on_hand=3,
+            low_stock_threshold=2,
+            reorder_quantity=6,
+        )
+        inventory_services.item_create(
+            workspace=workspace,
+            actor=owner,
+            name="Kinesiology tape",
+            sku="TAPE-5M",
+            unit="roll",
+            quantity_on_hand=20,
+            low_stock_threshold=5,
+            reorder_quantity=10,
+        )
+        for slug, item in (("physio-session", towels), ("sports-massage", oil)):
+            booking_type = BookingType.objects.for_workspace(workspace).filter(slug=slug).first()
+            if booking_type is not None:
+                inventory_services.consumption_set(
+                    booking_type=booking_type, item=item, quantity=1, actor=owner
+                )
+        inventory_services.stock_move(
+            item=oil,
+            kind=InventoryUsage.Kind.USAGE,
+            quantity=1,
+            actor=staff,
+            note="Opened a new bottle.",
+        )
