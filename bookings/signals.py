@@ -1,7 +1,10 @@
-"""Events bookings raise for other domains (automation: confirmations, forms, reminders).
+"""Events bookings raise for other domains (automation: confirmations, forms, reminders;
+inventory: the supplies a completed booking used).
 
-Each is sent after the transaction that made the change commits, with `booking` (and for a
-status change `previous`), so a receiver can queue work that sees the committed row.
+Each is sent inside the transaction that made the change, with `booking` (for a status change
+also `previous`, for a reschedule `previous_start`): a receiver writes what must commit with
+the change (an outbox event, a stock movement) and queues any other work on commit. A receiver
+that raises rolls the change back.
 """
 
 from __future__ import annotations
@@ -11,7 +14,3 @@ from django.dispatch import Signal
 booking_created = Signal()
 booking_rescheduled = Signal()  # also `previous_start`
 booking_status_changed = Signal()  # also `previous`
-
-# Sent inside the transaction that stored a new status, with `booking` and `previous`, so a
-# receiver's writes (the stock a completed booking used) commit with the change or not at all.
-booking_status_saved = Signal()

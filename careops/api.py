@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from automation import api as automation_api
 from bookings import api as bookings_api
 from contacts import api as contacts_api
 from forms import api as forms_api
@@ -30,6 +31,7 @@ messaging_api.register(router)
 bookings_api.register(router)
 forms_api.register(router)
 inventory_api.register(router)
+automation_api.register(router)
 
 urlpatterns = [
     path("auth/register", workspaces_api.RegisterView.as_view(), name="auth-register"),
@@ -47,6 +49,7 @@ urlpatterns = [
     *bookings_api.urlpatterns,
     *forms_api.urlpatterns,
     *inventory_api.urlpatterns,
+    *automation_api.urlpatterns,
     *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

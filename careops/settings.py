@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "bookings",
     "forms",
     "inventory",
+    "automation",
 ]
 
 MIDDLEWARE = [

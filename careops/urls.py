@@ -41,6 +41,7 @@ urlpatterns = [
     path("", include("bookings.public_urls")),
     path("", include("forms.urls")),
     path("", include("inventory.urls")),
+    path("", include("automation.urls")),
 ]
 
 if settings.DEBUG:

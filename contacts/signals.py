@@ -8,3 +8,8 @@ from django.dispatch import Signal
 # stored the contact, with workspace, contact, subject and body: messaging stores the body as the
 # first inbound message of the contact's conversation.
 contact_form_submitted = Signal()
+
+# A contact was created (by staff, an import of one row, a form, a booking or an inbound
+# message). Sent inside the transaction that stored it, with `contact`: automation records an
+# event there (the welcome message).
+contact_created = Signal()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from bookings.models import Booking
-from bookings.signals import booking_status_saved
+from bookings.signals import booking_status_changed
 
 
-@receiver(booking_status_saved, dispatch_uid="inventory.consume_on_completion")
+@receiver(booking_status_changed, dispatch_uid="inventory.consume_on_completion")
 def consume_on_completion(sender, booking: Booking, previous: str, **kwargs) -> None:
     if booking.status == Booking.Status.COMPLETED:
         from inventory.services import booking_consume

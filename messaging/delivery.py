@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from messaging import providers
-from messaging.models import Integration, Message
+from messaging.models import Channel, Integration, Message
 from messaging.providers import Outgoing, SendFailed, SendResult
 from messaging.services import inbound_email_address
 
@@ -66,6 +66,11 @@ def outgoing_for(message: Message) -> Outgoing:
         # provider accepted) reuses the key; a retry after a recorded failure gets a new one.
         idempotency_key=f"careops-message-{message.pk}-{message.attempts + 1}",
         message_id=message.pk,
+        attachments=tuple(
+            (a["filename"], a["content"], a.get("content_type", "application/octet-stream"))
+            for a in (message.attachments or [])
+            if message.channel == Channel.EMAIL
+        ),
     )
 
 

@@ -113,6 +113,9 @@ class Message(WorkspaceOwnedModel):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    # Files sent with an email (a booking's .ics): [{"filename", "content_type", "content"}],
+    # text content only; SMS carries none.
+    attachments = models.JSONField(default=list, blank=True)
 
     class Meta:
         constraints = [

@@ -97,6 +97,8 @@ class Outgoing:
     idempotency_key: str = ""
     # Our message's id, carried in the status callback URL (see messaging.webhooks).
     message_id: int | None = None
+    # (filename, content, content type) sent with an email.
+    attachments: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,8 @@ def _send_email(connection, outgoing: Outgoing, from_email: str) -> str:
         connection=connection,
     )
     email.idempotency_key = outgoing.idempotency_key
+    for filename, content, content_type in outgoing.attachments:
+        email.attach(filename, content, content_type)
     try:
         email.send()
     except Exception as exc:

@@ -6,6 +6,9 @@ an outbound message and hands it over after commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -16,10 +19,28 @@ from careops.errors import Conflict, InvalidInput
 from careops.queue import enqueue_on_commit
 from contacts.models import Contact
 from messaging.models import Channel, Conversation, Message
+from messaging.signals import staff_replied
 
 log = structlog.get_logger(__name__)
 
 PREVIEW_LENGTH = 160
+
+
+def _always(workspace: Any) -> bool:
+    return True
+
+
+# Whether a staff reply pauses automation in a workspace. The automation app registers its
+# rule's switch here (messaging imports no automation); until it does, a reply always pauses.
+_PAUSE_CHECK: dict[str, Callable[[Any], bool]] = {"check": _always}
+
+
+def set_pause_on_staff_reply(check: Callable[[Any], bool]) -> None:
+    _PAUSE_CHECK["check"] = check
+
+
+def pause_on_staff_reply(workspace) -> bool:
+    return _PAUSE_CHECK["check"](workspace)
 
 
 class NoChannel(InvalidInput):
@@ -155,10 +176,13 @@ def message_send(
     subject: str = "",
     sender_kind: str = Message.SenderKind.STAFF,
     sender_reference: str = "",
+    attachments: list[dict] | None = None,
 ) -> Message:
     """Queue an outbound message in the conversation and hand it to delivery after commit.
 
-    A staff member's reply pauses automation for the conversation: a person has taken over.
+    A staff member's reply pauses automation for the conversation (a person has taken over)
+    unless the workspace turned that off, and sends `staff_replied`. `attachments` go with an
+    email only: [{"filename", "content_type", "content"}] (text).
     """
     body = (body or "").strip()
     if not body:
@@ -184,6 +208,7 @@ def message_send(
             sender_reference=sender_reference,
             to_address=contact.email if channel == Channel.EMAIL else contact.phone,
             next_attempt_at=now,
+            attachments=list(attachments or []) if channel == Channel.EMAIL else [],
         )
         updates = {
             "last_message_at": now,
@@ -191,8 +216,12 @@ def message_send(
             "updated_at": now,
         }
         if sender_kind == Message.SenderKind.STAFF:
-            updates.update(automation_paused=True, automation_paused_at=now, unread_count=0)
+            updates["unread_count"] = 0
+            if pause_on_staff_reply(conversation.workspace):
+                updates.update(automation_paused=True, automation_paused_at=now)
         Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        if sender_kind == Message.SenderKind.STAFF:
+            staff_replied.send(sender=Message, message=message, conversation=conversation)
         _queue_delivery(message)
     for field in ("last_message_at", "automation_paused", "unread_count"):
         if field in updates:

@@ -138,7 +138,7 @@ def booking_create(
         else:
             return _replay_or_refuse(workspace, idempotency_key)
         record_status(booking, "", actor)
-        transaction.on_commit(lambda: booking_created.send(sender=Booking, booking=booking))
+        booking_created.send(sender=Booking, booking=booking)
     log.info(
         "booking_created",
         booking_id=booking.pk,

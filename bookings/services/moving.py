@@ -23,7 +23,7 @@ from bookings.services.common import (
     is_overlap,
     record_status,
 )
-from bookings.signals import booking_rescheduled, booking_status_changed, booking_status_saved
+from bookings.signals import booking_rescheduled, booking_status_changed
 from careops.errors import InvalidInput
 
 log = structlog.get_logger(__name__)
@@ -118,11 +118,7 @@ def booking_reschedule(
         if current.staff_id != previous_staff_id:
             note += f" (staff {previous_staff_id or 'shared'} -> {current.staff_id or 'shared'})"
         record_status(current, current.status, actor, note)
-        transaction.on_commit(
-            lambda: booking_rescheduled.send(
-                sender=Booking, booking=current, previous_start=previous_start
-            )
-        )
+        booking_rescheduled.send(sender=Booking, booking=current, previous_start=previous_start)
     _refresh(booking, current)
     log.info("booking_rescheduled", booking_id=current.pk, staff_id=current.staff_id)
     return booking
@@ -152,10 +148,7 @@ def booking_set_status(*, booking: Booking, status: str, actor=None, note: str =
             update_fields=["status", "status_changed_at", "status_changed_by", "updated_at"]
         )
         record_status(current, previous, actor, note)
-        booking_status_saved.send(sender=Booking, booking=current, previous=previous)
-        transaction.on_commit(
-            lambda: booking_status_changed.send(sender=Booking, booking=current, previous=previous)
-        )
+        booking_status_changed.send(sender=Booking, booking=current, previous=previous)
     _refresh(booking, current)
     log.info("booking_status_changed", booking_id=current.pk, previous=previous, status=status)
     return booking

@@ -26,7 +26,6 @@ from bookings.signals import (
     booking_created,
     booking_rescheduled,
     booking_status_changed,
-    booking_status_saved,
 )
 from bookings.tests.factories import BookingFactory, BookingTypeFactory, WorkingHoursFactory
 from careops.errors import InvalidInput
@@ -350,12 +349,12 @@ def test_a_receiver_failing_inside_the_status_transaction_rolls_the_change_back(
     def receiver(sender, booking, previous, **kwargs):
         raise RuntimeError("the stock could not be recorded")
 
-    booking_status_saved.connect(receiver)
+    booking_status_changed.connect(receiver)
     try:
         with pytest.raises(RuntimeError):
             booking_set_status(booking=booking, status="completed", actor=owner)
     finally:
-        booking_status_saved.disconnect(receiver)
+        booking_status_changed.disconnect(receiver)
 
     booking.refresh_from_db()
     assert booking.status == "confirmed"

@@ -19,6 +19,7 @@ from contacts.services.identity import (
     set_consent,
     tags_resolve,
 )
+from contacts.signals import contact_created
 
 log = structlog.get_logger(__name__)
 
@@ -124,6 +125,7 @@ def contact_create(
         _save_identity(contact, contact.save)
         if tag_names:
             contact.tags.set(tags_resolve(workspace=workspace, names=tag_names))
+        contact_created.send(sender=Contact, contact=contact)
     log.info(
         "contact_created",
         contact_id=contact.pk,

@@ -10,7 +10,7 @@ from django.utils import timezone
 from careops.errors import InvalidInput
 from contacts.models import Contact
 from contacts.services.identity import clean_identity, set_consent
-from contacts.signals import contact_form_submitted
+from contacts.signals import contact_created, contact_form_submitted
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +63,7 @@ def contact_upsert(
             try:
                 with transaction.atomic():
                     contact.save()
+                    contact_created.send(sender=Contact, contact=contact)
             except IntegrityError:
                 continue  # someone inserted the same person a moment ago: read theirs
             log.info("contact_created", contact_id=contact.pk, source=source)

@@ -1,0 +1,3 @@
+"""Handlers that raise alerts: overdue forms, low stock."""
+
+from __future__ import annotations

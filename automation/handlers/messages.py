@@ -1,0 +1,3 @@
+"""Handlers that send messages: welcome, confirmation, forms, reminders, pause."""
+
+from __future__ import annotations

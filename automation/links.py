@@ -1,0 +1,3 @@
+"""Automation's part of a contact: what automation did for them, on their timeline."""
+
+from __future__ import annotations
