@@ -19,14 +19,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+import structlog
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from automation.models import AutomationRun, Event, Rule
+from automation.rules import rules_for
+from bookings.models import Booking
+from careops.queue import enqueue_on_commit
+from contacts.models import Contact
+
+log = structlog.get_logger(__name__)
 
 # Events older than this and still undispatched are the sweep's (younger ones are probably
 # on their way through the task queued on commit).
 SWEEP_GRACE_SECONDS = 30
 SWEEP_BATCH = 200
+REASON_MAX_LENGTH = 500  # AutomationRun.reason
+SWITCHED_OFF = "This rule is switched off."
 
 
 @dataclass(frozen=True)
@@ -61,20 +74,45 @@ def event_record(
 ) -> Event:
     """Write the event in the caller's transaction and queue its dispatch on commit (a broker
     outage leaves it to the sweep)."""
-    raise NotImplementedError
+    from automation.tasks import automation_dispatch_event
+
+    event = Event.objects.create(
+        workspace_id=getattr(workspace, "pk", workspace),
+        kind=kind,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        payload=payload or {},
+    )
+    enqueue_on_commit(automation_dispatch_event, event.pk)
+    return event
 
 
 def event_dispatch(event_id: int, *, now: datetime | None = None) -> int:
     """Run every handler registered for the event's kind, once each, and mark it dispatched.
     The event row is locked (SKIP LOCKED: a concurrent dispatch of the same event returns at
     once). Returns how many runs were recorded. Safe to call twice."""
-    raise NotImplementedError
+    runs = _dispatch(event_id, now=now or timezone.now())
+    return runs or 0
 
 
 def events_dispatch_pending(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> int:
     """The sweep: dispatch undispatched events older than SWEEP_GRACE_SECONDS, oldest first,
     skipping those another worker holds. Returns how many were dispatched."""
-    raise NotImplementedError
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=SWEEP_GRACE_SECONDS)
+    # The pick skips rows a dispatch holds right now (they are being done); each event is then
+    # locked again, one at a time, by its own dispatch.
+    with transaction.atomic():
+        ids = list(
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(dispatched_at__isnull=True, created_at__lt=cutoff)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+    dispatched = sum(1 for event_id in ids if _dispatch(event_id, now=now) is not None)
+    if ids:
+        log.info("automation_events_swept", picked=len(ids), dispatched=dispatched)
+    return dispatched
 
 
 def run_record(
@@ -86,4 +124,136 @@ def run_record(
     reminder=None,
 ) -> AutomationRun:
     """Store a run (in the caller's transaction). Used by the dispatcher and the reminders."""
-    raise NotImplementedError
+    return AutomationRun.objects.create(
+        workspace_id=rule.workspace_id,
+        rule=rule,
+        event=event,
+        reminder=reminder,
+        key=key,
+        outcome=result.outcome,
+        reason=result.reason[:REASON_MAX_LENGTH],
+        contact_id=result.contact_id,
+        booking_id=result.booking_id,
+        message_id=result.message_id,
+    )
+
+
+# --- Dispatching one event ----------------------------------------------------------------------
+
+
+def _dispatch(event_id: int, *, now: datetime) -> int | None:
+    """Dispatch the event: how many runs were recorded, or None when there was nothing to do
+    (already dispatched, held by another worker, gone). Never raises: what goes wrong outside
+    the handlers is logged and counted on the event, and the sweep tries again."""
+    try:
+        with transaction.atomic():
+            # No join here: FOR UPDATE would lock the joined workspace row as well.
+            event = (
+                Event.objects.select_for_update(skip_locked=True)
+                .filter(pk=event_id, dispatched_at__isnull=True)
+                .first()
+            )
+            if event is None:
+                return None
+            runs, errors = _run_handlers(event)
+            event.dispatched_at = now
+            event.attempts += 1
+            event.last_error = "\n".join(errors)[:2000]
+            event.save(update_fields=["dispatched_at", "attempts", "last_error", "updated_at"])
+    except Exception as exc:
+        log.exception("automation_event_dispatch_failed", event_id=event_id)
+        _note_failure(event_id, exc)
+        return None
+    log.info("automation_event_dispatched", event_id=event_id, kind=event.kind, runs=runs)
+    return runs
+
+
+def _run_handlers(event: Event) -> tuple[int, list[str]]:
+    rules = rules_for(event.workspace)
+    subject_ids = _SubjectIds(event)
+    runs = 0
+    errors: list[str] = []
+    handlers = HANDLERS.get(event.kind, [])
+    done = set(
+        AutomationRun.objects.filter(key__in=[run_key(event, kind) for kind, _ in handlers])
+        .exclude(outcome=AutomationRun.Outcome.FAILED)
+        .values_list("key", flat=True)
+    )
+    for rule_kind, handler in handlers:
+        rule = rules[rule_kind]
+        key = run_key(event, rule_kind)
+        if key in done:
+            continue
+        if not rule.is_enabled:
+            result = RunResult(AutomationRun.Outcome.SKIPPED, SWITCHED_OFF, **subject_ids.get())
+            run_record(rule=rule, key=key, result=result, event=event)
+            runs += 1
+            continue
+        try:
+            with transaction.atomic():
+                result = handler(event, rule)
+                run_record(rule=rule, key=key, result=result, event=event)
+        except IntegrityError as exc:
+            if _is_duplicate_run(exc):
+                # Another dispatch recorded this run a moment ago (only possible without row
+                # locks, on SQLite): its work stands, this one's was rolled back.
+                log.info("automation_run_already_recorded", key=key)
+                continue
+            errors.append(_failure(rule, key, event, subject_ids, exc))
+        except Exception as exc:
+            errors.append(_failure(rule, key, event, subject_ids, exc))
+        runs += 1
+    return runs, errors
+
+
+def _failure(rule: Rule, key: str, event: Event, subject_ids: _SubjectIds, exc: Exception) -> str:
+    """The handler's savepoint is rolled back; what stays is a failed run saying why."""
+    log.exception("automation_handler_failed", event_id=event.pk, kind=event.kind, rule=rule.kind)
+    reason = f"{type(exc).__name__}: {exc}"[:REASON_MAX_LENGTH]
+    result = RunResult(AutomationRun.Outcome.FAILED, reason, **subject_ids.get())
+    run_record(rule=rule, key=key, result=result, event=event)
+    return f"{rule.kind}: {reason}"
+
+
+class _SubjectIds:
+    """The contact and booking a skipped or failed run is about, so it shows on their pages:
+    taken from the event, and only when the row still exists (a run pointing at a deleted
+    contact would fail the whole dispatch at commit)."""
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self._ids: dict[str, int | None] | None = None
+
+    def get(self) -> dict[str, int | None]:
+        if self._ids is None:
+            event = self.event
+            contact_id = event.payload.get("contact_id")
+            booking_id = event.payload.get("booking_id")
+            if event.subject_type == "contact":
+                contact_id = event.subject_id
+            elif event.subject_type == "booking":
+                booking_id = event.subject_id
+            contacts = Contact.objects.for_workspace(event.workspace_id)
+            if contact_id and not contacts.filter(pk=contact_id).exists():
+                contact_id = None
+            bookings = Booking.objects.for_workspace(event.workspace_id)
+            if booking_id and not bookings.filter(pk=booking_id).exists():
+                booking_id = None
+            self._ids = {"contact_id": contact_id or None, "booking_id": booking_id or None}
+        return self._ids
+
+
+def _note_failure(event_id: int, exc: Exception) -> None:
+    try:
+        Event.objects.filter(pk=event_id, dispatched_at__isnull=True).update(
+            attempts=F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+    except Exception:
+        log.exception("automation_event_note_failed", event_id=event_id)
+
+
+def _is_duplicate_run(exc: IntegrityError) -> bool:
+    constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+    if constraint is not None:  # PostgreSQL names it
+        return constraint == "automation_run_once_per_key"
+    return "automation_automationrun.key" in str(exc)  # SQLite: "UNIQUE constraint failed: ..."

@@ -1,4 +1,145 @@
 """Automation listens to the other domains: each signal becomes an Event in the same
-transaction (see automation.engine)."""
+transaction (see automation.engine).
+
+Payloads carry what handlers need that the subject no longer says (the previous status, the
+previous start) and the contact (and booking) the event is about, so every run, even a skipped
+one, shows on their pages.
+"""
 
 from __future__ import annotations
+
+from django.dispatch import receiver
+
+from automation.alerts import alerts_resolve
+from automation.engine import event_record
+from automation.models import Alert, Event, Rule
+from automation.rules import rules_for
+from bookings.signals import booking_created, booking_rescheduled, booking_status_changed
+from contacts.signals import contact_created
+from forms.signals import form_overdue, form_submitted
+from inventory.signals import stock_low
+from messaging.services import set_pause_on_staff_reply
+from messaging.signals import staff_replied
+
+
+@receiver(contact_created, dispatch_uid="automation.contact_created")
+def on_contact_created(sender, contact, **kwargs) -> None:
+    event_record(
+        workspace=contact.workspace_id,
+        kind=Event.Kind.CONTACT_CREATED,
+        subject_type="contact",
+        subject_id=contact.pk,
+        payload={"contact_id": contact.pk},
+    )
+
+
+def _booking_payload(booking, **extra) -> dict:
+    return {"contact_id": booking.contact_id, "booking_id": booking.pk, **extra}
+
+
+@receiver(booking_created, dispatch_uid="automation.booking_created")
+def on_booking_created(sender, booking, **kwargs) -> None:
+    event_record(
+        workspace=booking.workspace_id,
+        kind=Event.Kind.BOOKING_CREATED,
+        subject_type="booking",
+        subject_id=booking.pk,
+        payload=_booking_payload(booking),
+    )
+
+
+@receiver(booking_rescheduled, dispatch_uid="automation.booking_rescheduled")
+def on_booking_rescheduled(sender, booking, previous_start, **kwargs) -> None:
+    event_record(
+        workspace=booking.workspace_id,
+        kind=Event.Kind.BOOKING_RESCHEDULED,
+        subject_type="booking",
+        subject_id=booking.pk,
+        payload=_booking_payload(
+            booking, previous_start=previous_start.isoformat(), start=booking.start.isoformat()
+        ),
+    )
+
+
+@receiver(booking_status_changed, dispatch_uid="automation.booking_status_changed")
+def on_booking_status_changed(sender, booking, previous, **kwargs) -> None:
+    event_record(
+        workspace=booking.workspace_id,
+        kind=Event.Kind.BOOKING_STATUS_CHANGED,
+        subject_type="booking",
+        subject_id=booking.pk,
+        payload=_booking_payload(booking, previous_status=previous, status=booking.status),
+    )
+
+
+def _submission_payload(submission) -> dict:
+    return {
+        "contact_id": submission.contact_id,
+        "booking_id": submission.booking_id,
+        "template_id": submission.template_id,
+    }
+
+
+@receiver(form_submitted, dispatch_uid="automation.form_submitted")
+def on_form_submitted(sender, submission, **kwargs) -> None:
+    event_record(
+        workspace=submission.workspace_id,
+        kind=Event.Kind.FORM_SUBMITTED,
+        subject_type="form_submission",
+        subject_id=submission.pk,
+        payload=_submission_payload(submission),
+    )
+    # The form came in: its overdue alert is over, with the submission, whatever the rule's
+    # switch says (an alert raised before the rule was switched off must not stay open).
+    alerts_resolve(
+        workspace=submission.workspace_id,
+        kind=Alert.Kind.FORM_OVERDUE,
+        subject_type="form_submission",
+        subject_id=submission.pk,
+    )
+
+
+@receiver(form_overdue, dispatch_uid="automation.form_overdue")
+def on_form_overdue(sender, submission, **kwargs) -> None:
+    event_record(
+        workspace=submission.workspace_id,
+        kind=Event.Kind.FORM_OVERDUE,
+        subject_type="form_submission",
+        subject_id=submission.pk,
+        payload=_submission_payload(submission),
+    )
+
+
+# forms.signals.form_sent is not recorded: no rule acts on a form being sent (its due time is
+# on the submission, and forms' hourly check raises form_overdue).
+
+
+@receiver(staff_replied, dispatch_uid="automation.staff_replied")
+def on_staff_replied(sender, message, conversation, **kwargs) -> None:
+    event_record(
+        workspace=message.workspace_id,
+        kind=Event.Kind.STAFF_REPLIED,
+        subject_type="message",
+        subject_id=message.pk,
+        payload={"conversation_id": conversation.pk, "contact_id": conversation.contact_id},
+    )
+
+
+@receiver(stock_low, dispatch_uid="automation.stock_low")
+def on_stock_low(sender, item, **kwargs) -> None:
+    event_record(
+        workspace=item.workspace_id,
+        kind=Event.Kind.STOCK_LOW,
+        subject_type="inventory_item",
+        subject_id=item.pk,
+        payload={"quantity_on_hand": item.quantity_on_hand},
+    )
+
+
+def pause_on_reply_enabled(workspace) -> bool:
+    """Messaging asks this when staff reply: does the reply pause the conversation's
+    automation? (The workspace's PAUSE_ON_REPLY rule, on by default.)"""
+    return rules_for(workspace)[Rule.Kind.PAUSE_ON_REPLY].is_enabled
+
+
+set_pause_on_staff_reply(pause_on_reply_enabled)

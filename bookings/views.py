@@ -26,6 +26,7 @@ from workspaces.models import User
 
 UPCOMING_LIMIT = 100  # rows the upcoming list shows
 UPCOMING_DAYS = 7
+AUTOMATION_RUNS_LIMIT = 50  # a booking's newest automation runs on its page
 
 # What the status buttons say, by the status they move a booking to.
 STATUS_ACTIONS = {
@@ -258,6 +259,11 @@ class BookingDetailView(BookingsPageMixin, View):
             "history": booking.history.select_related("actor").order_by("created_at", "pk"),
             # Through the reverse relation: bookings never imports the forms app.
             "form_submissions": booking.form_submissions.order_by("sent_at", "pk"),
+            # The same for automation: what it did for the booking and the reminders it plans.
+            "automation_runs": booking.automation_runs.select_related("rule").order_by(
+                "-created_at", "-pk"
+            )[:AUTOMATION_RUNS_LIMIT],
+            "reminders": booking.reminders.order_by("due_at", "pk"),
             "reschedule_form": form,
             "status_error": status_error,
         }

@@ -11,6 +11,18 @@ PERIODIC_TASKS: dict[str, dict] = {
     "invitations: send unsent": {"task": "workspaces.tasks.invitations_send_unsent", "every": 300},
     "messages: retry due": {"task": "messaging.tasks.messages_retry_due", "every": 60},
     "forms: mark overdue": {"task": "forms.tasks.forms_mark_overdue", "every": 3600},
+    "automation: dispatch pending events": {
+        "task": "automation.tasks.automation_dispatch_pending",
+        "every": 60,
+    },
+    "automation: send due reminders": {
+        "task": "automation.tasks.automation_send_due_reminders",
+        "every": 300,
+    },
+    "automation: check inventory": {
+        "task": "automation.tasks.automation_check_inventory",
+        "every": 3600,
+    },
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.views.generic import TemplateView
 
+from automation.selectors import alerts_for_workspace
 from bookings.selectors import bookings_today
 from careops.tenancy import WorkspacePageMixin
 from workspaces.onboarding import onboarding_status
@@ -18,6 +19,7 @@ ONBOARDING_PAGES = {
 }
 
 TODAY_LIMIT = 8  # bookings the Today panel lists; the schedule page has the rest
+ALERTS_LIMIT = 8  # open alerts the Alerts panel lists; the alerts page has the rest
 
 
 class DashboardView(WorkspacePageMixin, TemplateView):
@@ -34,4 +36,7 @@ class DashboardView(WorkspacePageMixin, TemplateView):
         today = list(bookings_today(workspace=membership.workspace)[: TODAY_LIMIT + 1])
         context["today_bookings"] = today[:TODAY_LIMIT]
         context["today_more"] = len(today) > TODAY_LIMIT
+        alerts = list(alerts_for_workspace(workspace=membership.workspace)[: ALERTS_LIMIT + 1])
+        context["alerts"] = alerts[:ALERTS_LIMIT]
+        context["alerts_more"] = len(alerts) > ALERTS_LIMIT
         return context

@@ -12,6 +12,7 @@ SETTINGS_PAGES = [
     "settings-templates",
     "settings-booking-types",
     "settings-availability",
+    "settings-automation",
 ]
 
 

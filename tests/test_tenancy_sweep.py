@@ -12,6 +12,8 @@ import pytest
 from django.core.files.base import ContentFile
 from drf_spectacular.generators import SchemaGenerator
 
+from automation.models import Alert, AutomationRun
+from automation.rules import rules_for
 from bookings.tests.factories import (
     AvailabilityOverrideFactory,
     BookingFactory,
@@ -66,6 +68,7 @@ def objects_of_a(workspace_a, owner, staff, settings, tmp_path):
         status="failed",
         sender_kind="staff",
     )
+    rule_of_a = rules_for(workspace_a)["welcome"]
     return {
         "workspaces": workspace_a.pk,
         "invitations": InvitationFactory(workspace=workspace_a, invited_by=owner).pk,
@@ -83,6 +86,17 @@ def objects_of_a(workspace_a, owner, staff, settings, tmp_path):
         "forms/submissions": submission_of_a.pk,
         "files": upload_of_a.pk,
         "inventory": InventoryItemFactory(workspace=workspace_a).pk,
+        "automation/rules": rule_of_a.pk,
+        "automation/runs": AutomationRun.objects.create(
+            workspace=workspace_a, rule=rule_of_a, key="sweep:1", outcome="skipped"
+        ).pk,
+        "alerts": Alert.objects.create(
+            workspace=workspace_a,
+            kind=Alert.Kind.STOCK_LOW,
+            subject_type="inventory_item",
+            subject_id=1,
+            message="Gloves are low",
+        ).pk,
     }
 
 

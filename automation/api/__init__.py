@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from automation.api import alerts, rules, runs
+
 urlpatterns: list = []
 
 
 def register(router) -> None:
-    pass
+    router.register("automation/rules", rules.RuleViewSet, basename="automation-rule")
+    router.register("automation/runs", runs.AutomationRunViewSet, basename="automation-run")
+    router.register("alerts", alerts.AlertViewSet, basename="alert")

@@ -273,8 +273,9 @@ def test_the_booking_page_renders_in_constant_queries(
 
     assert few == many
     # session, user, membership+workspace, the booking (type, contact, staff joined), the
-    # type's staff (reschedule choices), its history (actors joined), its forms, the switcher
-    with django_assert_max_num_queries(8):
+    # type's staff (reschedule choices), its history (actors joined), its forms, its
+    # automation runs (rules joined), its reminders, the switcher
+    with django_assert_max_num_queries(10):
         staff_client.get(url)
 
 

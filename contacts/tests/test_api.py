@@ -301,9 +301,10 @@ def test_a_contact_and_its_timeline_take_a_constant_number_of_queries(
     for i in range(20):
         message_receive(workspace=workspace_a, contact=contact, channel="sms", body=f"m{i}")
 
-    # 7 queries: token user, workspace membership, contact, its tags, and one per domain on the
-    # timeline: its newest messages, its newest bookings, its newest forms
-    with django_assert_max_num_queries(7):
+    # 8 queries: token user, workspace membership, contact, its tags, and one per domain on the
+    # timeline: its newest messages, its newest bookings, its newest forms, its newest
+    # automation runs (rules joined)
+    with django_assert_max_num_queries(8):
         response = staff_api.get(url(contact))
 
     assert len(response.json()["timeline"]) == 20

@@ -96,10 +96,10 @@ def status_params(sid: str, status: str, **extra) -> dict:
 def test_signed_inbound_sms_is_stored_in_the_workspace_conversation_of_a_new_contact(
     client, twilio, workspace_a, django_assert_max_num_queries
 ):
-    # integration; contact lookup by phone, insert (savepoint pair); conversation lookup and
-    # insert (savepoint pair); duplicate check; message insert and conversation update
-    # (savepoint pair)
-    with django_assert_max_num_queries(14):
+    # integration; contact lookup by phone, insert and its automation event (savepoint pair);
+    # conversation lookup and insert (savepoint pair); duplicate check; message insert and
+    # conversation update (savepoint pair)
+    with django_assert_max_num_queries(15):
         response = post_signed(client, sms_url(twilio), inbound())
 
     assert response.status_code == 200

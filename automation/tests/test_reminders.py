@@ -1,0 +1,451 @@
+"""Reminders before bookings: planned 24 hours before the start, sent once when due (however
+often or concurrently the sweep runs), re-planned when a booking moves, cancelled with it, and
+never sent in the quiet hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from automation.models import AutomationRun, Reminder, Rule
+from automation.reminders import reminder_plan, reminders_send_due
+from automation.rules import rule_update, rules_for
+from automation.tests.message_providers import emails_sent, providers_for
+from bookings.models import Booking
+from bookings.services import booking_reschedule, booking_set_status
+from bookings.tests.factories import BookingFactory, BookingTypeFactory
+from contacts.tests.factories import ContactFactory
+from messaging.models import Conversation, Message
+from messaging.tests.factories import ConversationFactory
+from tests.concurrency import race
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning"),
+]
+
+# Monday 3 March 2031, noon in London (GMT).
+MONDAY_NOON = datetime(2031, 3, 3, 12, 0, tzinfo=UTC)
+# Thursday 6 March 2031, noon in London: the booking; its reminder is due on Wednesday at noon.
+THURSDAY_NOON = datetime(2031, 3, 6, 12, 0, tzinfo=UTC)
+WEDNESDAY_NOON = THURSDAY_NOON - timedelta(hours=24)
+
+
+@pytest.fixture(autouse=True)
+def _monday_noon():
+    with time_machine.travel(MONDAY_NOON, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def clock(_monday_noon):
+    """Moves the frozen clock: clock(moment)."""
+    return _monday_noon.move_to
+
+
+@pytest.fixture
+def rule(workspace_a) -> Rule:
+    return rules_for(workspace_a)[Rule.Kind.BOOKING_REMINDER]
+
+
+def booking_at(workspace, start: datetime, *, email="dana@example.org", **fields) -> Booking:
+    booking_type = BookingTypeFactory(workspace=workspace, name="Massage", location="Room 2")
+    contact = ContactFactory(workspace=workspace, name="Dana Client", email=email)
+    return BookingFactory(
+        workspace=workspace, booking_type=booking_type, contact=contact, start=start, **fields
+    )
+
+
+@pytest.fixture
+def booking(workspace_a) -> Booking:
+    return booking_at(workspace_a, THURSDAY_NOON)
+
+
+@pytest.fixture
+def sweep(django_capture_on_commit_callbacks):
+    """The reminders sweep, with the deliveries it queues run after each commit."""
+
+    def run(**kwargs) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            return reminders_send_due(**kwargs)
+
+    return run
+
+
+def reminder_of(booking) -> Reminder:
+    return Reminder.objects.get(booking=booking)
+
+
+# --- Planning ---------------------------------------------------------------------------------
+
+
+def test_a_reminder_is_planned_24_hours_before_the_start(booking, rule):
+    result = reminder_plan(booking, rule)
+
+    reminder = reminder_of(booking)
+    assert reminder.status == Reminder.Status.PLANNED
+    assert (reminder.offset_minutes, reminder.booking_start) == (24 * 60, THURSDAY_NOON)
+    assert reminder.due_at == WEDNESDAY_NOON
+    assert result.outcome == AutomationRun.Outcome.DONE
+    assert result.reason == "Reminder planned for Wednesday 5 March, 12:00."
+    assert (result.booking_id, result.contact_id) == (booking.pk, booking.contact_id)
+
+
+def test_planning_twice_keeps_one_reminder_per_booking_and_offset(booking, rule):
+    reminder_plan(booking, rule)
+    reminder_plan(booking, rule)
+
+    assert Reminder.objects.filter(booking=booking).count() == 1
+
+
+def test_a_booking_made_after_its_reminder_time_gets_none(workspace_a, rule):
+    soon = booking_at(workspace_a, MONDAY_NOON + timedelta(hours=5))
+
+    result = reminder_plan(soon, rule)
+
+    reminder = reminder_of(soon)
+    assert reminder.status == Reminder.Status.SKIPPED
+    assert result.reason == reminder.reason
+    assert reminder.reason.startswith("No reminder: the booking was made or moved after its")
+
+
+# --- Sending ----------------------------------------------------------------------------------
+
+
+def test_a_reminder_is_not_sent_before_it_is_due(booking, rule, clock, sweep):
+    reminder_plan(booking, rule)
+    clock(WEDNESDAY_NOON - timedelta(minutes=1))
+
+    assert sweep() == 0
+    assert reminder_of(booking).status == Reminder.Status.PLANNED
+
+
+def test_a_due_reminder_is_sent_once_even_when_the_sweep_runs_twice(
+    workspace_a, booking, rule, clock, sweep, stand_in
+):
+    providers_for(workspace_a, stand_in)
+    reminder_plan(booking, rule)
+    clock(WEDNESDAY_NOON + timedelta(minutes=10))
+
+    assert sweep() == 1
+    assert sweep() == 0
+
+    reminder = reminder_of(booking)
+    assert reminder.status == Reminder.Status.SENT
+    assert reminder.processed_at == WEDNESDAY_NOON + timedelta(minutes=10)
+    run = AutomationRun.objects.get()
+    assert run.key == f"reminder:{reminder.pk}:{THURSDAY_NOON.isoformat()}"
+    assert (run.outcome, run.reminder, run.booking, run.rule) == (
+        AutomationRun.Outcome.SENT,
+        reminder,
+        booking,
+        rule,
+    )
+    [email] = emails_sent(stand_in)
+    assert email["to"] == ["dana@example.org"]
+    assert email["subject"] == "Reminder: Massage on Thursday 6 March"
+    assert "A reminder of your Massage on Thursday 6 March, 12:00 at Room 2." in email["text"]
+    assert run.message.status == Message.Status.SENT
+
+
+def test_a_reminder_whose_run_exists_is_marked_and_not_sent_again(booking, rule, clock, sweep):
+    reminder_plan(booking, rule)
+    clock(WEDNESDAY_NOON)
+    sweep()
+    # The run committed but the reminder's own update was lost (say, restored from a backup).
+    Reminder.objects.update(status=Reminder.Status.PLANNED, processed_at=None)
+
+    assert sweep() == 1
+
+    assert reminder_of(booking).status == Reminder.Status.SENT
+    assert Message.objects.count() == 1
+
+
+def test_a_reminder_to_a_paused_conversation_is_skipped_with_the_reason(
+    booking, rule, clock, sweep
+):
+    ConversationFactory(contact=booking.contact, automation_paused=True)
+    reminder_plan(booking, rule)
+    clock(WEDNESDAY_NOON)
+
+    sweep()
+
+    reminder = reminder_of(booking)
+    assert reminder.status == Reminder.Status.SKIPPED
+    assert reminder.reason == (
+        "Automation is paused for this conversation: a staff member replied."
+    )
+    assert AutomationRun.objects.get().outcome == AutomationRun.Outcome.SKIPPED
+    assert not Message.objects.exists()
+
+
+def test_the_sweep_skips_a_booking_cancelled_before_its_reminder_was(booking, rule, clock, sweep):
+    reminder_plan(booking, rule)
+    Booking.objects.filter(pk=booking.pk).update(status=Booking.Status.CANCELLED)
+    clock(WEDNESDAY_NOON)
+
+    sweep()
+
+    reminder = reminder_of(booking)
+    assert (reminder.status, reminder.reason) == (
+        Reminder.Status.SKIPPED,
+        "No reminder: the booking is cancelled.",
+    )
+    assert not Message.objects.exists()
+
+
+def test_the_sweep_skips_a_booking_that_already_started(booking, rule, clock, sweep):
+    reminder_plan(booking, rule)
+    clock(THURSDAY_NOON + timedelta(minutes=1))  # the sweep was down for a day
+
+    sweep()
+
+    assert reminder_of(booking).reason == "The booking had already started."
+    assert not Message.objects.exists()
+
+
+def test_the_sweep_skips_reminders_while_the_rule_is_off(booking, rule, owner, clock, sweep):
+    reminder_plan(booking, rule)
+    rule_update(rule=rule, actor=owner, is_enabled=False)
+    clock(WEDNESDAY_NOON)
+
+    sweep()
+
+    reminder = reminder_of(booking)
+    assert (reminder.status, reminder.reason) == (
+        Reminder.Status.SKIPPED,
+        "The reminder rule is switched off.",
+    )
+
+
+# --- Reschedule and cancel -------------------------------------------------------------------
+
+
+def test_a_rescheduled_booking_has_its_reminder_replanned(booking, rule, owner):
+    reminder_plan(booking, rule)
+    booking_reschedule(
+        booking=booking, start=THURSDAY_NOON + timedelta(days=1), actor=owner, enforce_rules=False
+    )
+
+    reminder_plan(booking, rule)
+
+    reminder = reminder_of(booking)
+    assert reminder.status == Reminder.Status.PLANNED
+    assert reminder.booking_start == THURSDAY_NOON + timedelta(days=1)
+    assert reminder.due_at == THURSDAY_NOON
+
+
+def test_a_reminder_sent_for_the_old_start_is_rearmed_and_sent_for_the_new_one(
+    booking, rule, owner, clock, sweep
+):
+    reminder_plan(booking, rule)
+    clock(WEDNESDAY_NOON)
+    sweep()
+    new_start = THURSDAY_NOON + timedelta(days=7)
+    booking_reschedule(booking=booking, start=new_start, actor=owner, enforce_rules=False)
+
+    reminder_plan(booking, rule)
+    assert reminder_of(booking).status == Reminder.Status.PLANNED
+    clock(new_start - timedelta(hours=24))
+    sweep()
+
+    reminder = reminder_of(booking)
+    assert (reminder.status, reminder.booking_start) == (Reminder.Status.SENT, new_start)
+    keys = sorted(AutomationRun.objects.values_list("key", flat=True))
+    assert keys == sorted(
+        [
+            f"reminder:{reminder.pk}:{THURSDAY_NOON.isoformat()}",
+            f"reminder:{reminder.pk}:{new_start.isoformat()}",
+        ]
+    )
+    assert Message.objects.count() == 2
+
+
+def test_replanning_for_the_start_already_reminded_sends_nothing_more(booking, rule, clock, sweep):
+    reminder_plan(booking, rule)
+    clock(WEDNESDAY_NOON)
+    sweep()
+
+    result = reminder_plan(booking, rule)
+
+    assert result.reason == "Reminder already sent for Thursday 6 March, 12:00."
+    assert reminder_of(booking).status == Reminder.Status.SENT
+
+
+def test_a_reminder_the_sweep_skipped_because_the_booking_moved_is_rearmed(
+    booking, rule, clock, sweep
+):
+    reminder_plan(booking, rule)
+    new_start = THURSDAY_NOON + timedelta(days=2)
+    Booking.objects.filter(pk=booking.pk).update(
+        start=new_start,
+        end=new_start + timedelta(hours=1),
+        blocked_start=new_start,
+        blocked_end=new_start + timedelta(hours=1),
+    )
+    clock(WEDNESDAY_NOON)
+    sweep()  # the reschedule's event has not been dispatched yet
+    assert reminder_of(booking).reason == "The booking was moved."
+
+    booking.refresh_from_db()
+    reminder_plan(booking, rule)
+
+    reminder = reminder_of(booking)
+    assert (reminder.status, reminder.due_at) == (
+        Reminder.Status.PLANNED,
+        new_start - timedelta(hours=24),
+    )
+
+
+def test_a_cancelled_booking_gets_no_reminder(booking, rule, owner, clock, sweep):
+    reminder_plan(booking, rule)
+    booking_set_status(booking=booking, status=Booking.Status.CANCELLED, actor=owner)
+
+    result = reminder_plan(booking, rule)
+    clock(WEDNESDAY_NOON)
+
+    assert sweep() == 0
+    reminder = reminder_of(booking)
+    assert (reminder.status, result.reason) == (
+        Reminder.Status.CANCELLED,
+        "No reminder: the booking is cancelled.",
+    )
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("status", [Booking.Status.NO_SHOW, Booking.Status.COMPLETED])
+def test_a_finished_booking_has_its_planned_reminder_cancelled(booking, rule, owner, status):
+    reminder_plan(booking, rule)
+    booking_set_status(booking=booking, status=status, actor=owner)
+
+    reminder_plan(booking, rule)
+
+    assert reminder_of(booking).status == Reminder.Status.CANCELLED
+
+
+# --- Quiet hours ------------------------------------------------------------------------------
+
+
+def test_a_reminder_due_in_the_quiet_hours_goes_at_their_end(workspace_a, rule):
+    # 07:30 on Thursday: 24 h before is 07:30 on Wednesday, inside 21:00-08:00.
+    early = booking_at(workspace_a, datetime(2031, 3, 6, 7, 30, tzinfo=UTC))
+
+    result = reminder_plan(early, rule)
+
+    assert reminder_of(early).due_at == datetime(2031, 3, 5, 8, 0, tzinfo=UTC)
+    assert result.reason == "Reminder planned for Wednesday 5 March, 08:00."
+
+
+def test_the_quiet_hours_are_read_in_the_workspace_time_zone(workspace_a, rule):
+    workspace_a.timezone = "America/New_York"  # 07:30 UTC is 02:30 in New York
+    workspace_a.save()
+    early = booking_at(workspace_a, datetime(2031, 3, 6, 7, 30, tzinfo=UTC))
+
+    reminder_plan(early, rule)
+
+    # 08:00 in New York (EST, UTC-5) on Wednesday 5 March.
+    assert reminder_of(early).due_at == datetime(2031, 3, 5, 13, 0, tzinfo=UTC)
+
+
+def test_no_reminder_when_the_quiet_hours_end_after_the_start(workspace_a, rule, owner):
+    rule_update(rule=rule, actor=owner, offset_minutes=60)
+    # 07:30: an hour before is 06:30, and the quiet hours end at 08:00, after the start.
+    early = booking_at(workspace_a, datetime(2031, 3, 6, 7, 30, tzinfo=UTC))
+
+    reminder_plan(early, rule)
+
+    reminder = reminder_of(early)
+    assert reminder.status == Reminder.Status.SKIPPED
+    assert reminder.reason == (
+        "No reminder: it would fall in the quiet hours (21:00 to 08:00), which end only after "
+        "the booking starts."
+    )
+
+
+def test_quiet_hours_within_one_day(workspace_a, rule, owner):
+    rule_update(rule=rule, actor=owner, quiet_start="13:00", quiet_end="14:00")
+    lunch = booking_at(workspace_a, datetime(2031, 3, 6, 13, 15, tzinfo=UTC))
+    evening = booking_at(
+        workspace_a, datetime(2031, 3, 6, 22, 0, tzinfo=UTC), email="eve@example.org"
+    )
+
+    reminder_plan(lunch, rule)
+    reminder_plan(evening, rule)
+
+    assert reminder_of(lunch).due_at == datetime(2031, 3, 5, 14, 0, tzinfo=UTC)
+    assert reminder_of(evening).due_at == datetime(2031, 3, 5, 22, 0, tzinfo=UTC)
+
+
+def test_without_quiet_hours_a_night_reminder_goes_at_night(workspace_a, rule, owner):
+    rule_update(rule=rule, actor=owner, quiet_start=None, quiet_end=None)
+    early = booking_at(workspace_a, datetime(2031, 3, 6, 7, 30, tzinfo=UTC))
+
+    reminder_plan(early, rule)
+
+    assert reminder_of(early).due_at == datetime(2031, 3, 5, 7, 30, tzinfo=UTC)
+
+
+def test_quiet_hours_ending_on_the_day_the_clocks_go_forward(workspace_a, rule, owner, clock):
+    clock(datetime(2031, 3, 28, 12, 0, tzinfo=UTC))
+    rule_update(rule=rule, actor=owner, offset_minutes=12 * 60)
+    # Sunday 30 March 2031, 10:00 BST. 12 h before is Saturday 21:00 GMT, in the quiet hours,
+    # which end on Sunday at 08:00 BST: 07:00 UTC, not the 08:00 UTC of a naive nine hours on.
+    booking = booking_at(workspace_a, datetime(2031, 3, 30, 9, 0, tzinfo=UTC))
+
+    result = reminder_plan(booking, rule)
+
+    assert reminder_of(booking).due_at == datetime(2031, 3, 30, 7, 0, tzinfo=UTC)
+    assert result.reason == "Reminder planned for Sunday 30 March, 08:00."
+
+
+def test_quiet_hours_ending_on_the_day_the_clocks_go_back(workspace_a, rule, owner, clock):
+    clock(datetime(2031, 10, 20, 12, 0, tzinfo=UTC))
+    rule_update(rule=rule, actor=owner, offset_minutes=12 * 60)
+    # Sunday 26 October 2031, 10:00 GMT. 12 h before is Saturday 23:00 BST; the quiet hours
+    # end on Sunday at 08:00 GMT, which is 08:00 UTC.
+    booking = booking_at(workspace_a, datetime(2031, 10, 26, 10, 0, tzinfo=UTC))
+
+    reminder_plan(booking, rule)
+
+    assert reminder_of(booking).due_at == datetime(2031, 10, 26, 8, 0, tzinfo=UTC)
+
+
+def test_the_24_hours_before_a_booking_after_the_clocks_change_are_24_real_hours(
+    workspace_a, rule, clock
+):
+    clock(datetime(2031, 3, 27, 12, 0, tzinfo=UTC))
+    # Monday 31 March 2031, 10:00 BST (09:00 UTC): 24 h before is Sunday 10:00 BST.
+    booking = booking_at(workspace_a, datetime(2031, 3, 31, 9, 0, tzinfo=UTC))
+
+    result = reminder_plan(booking, rule)
+
+    assert reminder_of(booking).due_at == datetime(2031, 3, 30, 9, 0, tzinfo=UTC)
+    assert result.reason == "Reminder planned for Sunday 30 March, 10:00."
+
+
+# --- Concurrency ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sweeps_send_a_due_reminder_once(workspace_a, stand_in):
+    providers_for(workspace_a, stand_in)
+    rule = rules_for(workspace_a)[Rule.Kind.BOOKING_REMINDER]
+    bookings = [
+        booking_at(workspace_a, THURSDAY_NOON + timedelta(hours=h), email=f"c{h}@example.org")
+        for h in range(3)
+    ]
+    for booking in bookings:
+        reminder_plan(booking, rule)
+
+    with time_machine.travel(THURSDAY_NOON - timedelta(hours=20), tick=False):
+        results, errors = race(lambda i: reminders_send_due(), 4)
+
+    assert errors == []
+    assert sum(results) == 3
+    assert Message.objects.count() == 3
+    assert AutomationRun.objects.count() == 3
+    assert set(Reminder.objects.values_list("status", flat=True)) == {Reminder.Status.SENT}
+    assert len(emails_sent(stand_in)) == 3
+    assert Conversation.objects.count() == 3

@@ -1,0 +1,53 @@
+"""The alerts staff act on (overdue forms, low stock): the open ones, and the acknowledged or
+resolved ones on request. Owners and staff alike."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+
+from automation.alerts import alert_acknowledge
+from automation.models import Alert
+from automation.selectors import alerts_for_workspace
+from careops.tenancy import WorkspacePageMixin
+
+PAGE_SIZE = 25
+
+
+class AlertsPageMixin(WorkspacePageMixin):
+    def render(self, template: str, context: dict, status: int = 200):
+        with timezone.override(ZoneInfo(self.request.workspace.timezone)):
+            return render(self.request, template, context, status=status)
+
+
+class AlertListView(AlertsPageMixin, View):
+    def get(self, request):
+        include_closed = request.GET.get("closed") == "1"
+        alerts = alerts_for_workspace(
+            workspace=request.workspace, is_open=None if include_closed else True
+        )
+        page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
+        context = {"page_obj": page, "alerts": page.object_list, "include_closed": include_closed}
+        return self.render("automation/alerts.html", context)
+
+
+class AlertAcknowledgeView(AlertsPageMixin, View):
+    """Staff saw it and act on it: htmx gets the alert's row back; a plain post goes back to
+    the page it came from."""
+
+    def post(self, request, pk: int):
+        alert = get_object_or_404(Alert.objects.for_workspace(request.workspace), pk=pk)
+        alert = alert_acknowledge(alert=alert, actor=request.user)
+        if request.htmx:
+            return self.render("automation/_alert.html", {"alert": alert})
+        back = request.POST.get("next", "")
+        if back and url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return redirect(back)
+        return redirect("alerts")
