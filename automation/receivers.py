@@ -22,15 +22,19 @@ from messaging.services import set_pause_on_staff_reply
 from messaging.signals import staff_replied
 
 
+def _record(kind: str, subject_type: str, subject, payload: dict) -> None:
+    event_record(
+        workspace=subject.workspace_id,
+        kind=kind,
+        subject_type=subject_type,
+        subject_id=subject.pk,
+        payload=payload,
+    )
+
+
 @receiver(contact_created, dispatch_uid="automation.contact_created")
 def on_contact_created(sender, contact, **kwargs) -> None:
-    event_record(
-        workspace=contact.workspace_id,
-        kind=Event.Kind.CONTACT_CREATED,
-        subject_type="contact",
-        subject_id=contact.pk,
-        payload={"contact_id": contact.pk},
-    )
+    _record(Event.Kind.CONTACT_CREATED, "contact", contact, {"contact_id": contact.pk})
 
 
 def _booking_payload(booking, **extra) -> dict:
@@ -39,23 +43,16 @@ def _booking_payload(booking, **extra) -> dict:
 
 @receiver(booking_created, dispatch_uid="automation.booking_created")
 def on_booking_created(sender, booking, **kwargs) -> None:
-    event_record(
-        workspace=booking.workspace_id,
-        kind=Event.Kind.BOOKING_CREATED,
-        subject_type="booking",
-        subject_id=booking.pk,
-        payload=_booking_payload(booking),
-    )
+    _record(Event.Kind.BOOKING_CREATED, "booking", booking, _booking_payload(booking))
 
 
 @receiver(booking_rescheduled, dispatch_uid="automation.booking_rescheduled")
 def on_booking_rescheduled(sender, booking, previous_start, **kwargs) -> None:
-    event_record(
-        workspace=booking.workspace_id,
-        kind=Event.Kind.BOOKING_RESCHEDULED,
-        subject_type="booking",
-        subject_id=booking.pk,
-        payload=_booking_payload(
+    _record(
+        Event.Kind.BOOKING_RESCHEDULED,
+        "booking",
+        booking,
+        _booking_payload(
             booking, previous_start=previous_start.isoformat(), start=booking.start.isoformat()
         ),
     )
@@ -63,12 +60,11 @@ def on_booking_rescheduled(sender, booking, previous_start, **kwargs) -> None:
 
 @receiver(booking_status_changed, dispatch_uid="automation.booking_status_changed")
 def on_booking_status_changed(sender, booking, previous, **kwargs) -> None:
-    event_record(
-        workspace=booking.workspace_id,
-        kind=Event.Kind.BOOKING_STATUS_CHANGED,
-        subject_type="booking",
-        subject_id=booking.pk,
-        payload=_booking_payload(booking, previous_status=previous, status=booking.status),
+    _record(
+        Event.Kind.BOOKING_STATUS_CHANGED,
+        "booking",
+        booking,
+        _booking_payload(booking, previous_status=previous, status=booking.status),
     )
 
 
@@ -82,12 +78,8 @@ def _submission_payload(submission) -> dict:
 
 @receiver(form_submitted, dispatch_uid="automation.form_submitted")
 def on_form_submitted(sender, submission, **kwargs) -> None:
-    event_record(
-        workspace=submission.workspace_id,
-        kind=Event.Kind.FORM_SUBMITTED,
-        subject_type="form_submission",
-        subject_id=submission.pk,
-        payload=_submission_payload(submission),
+    _record(
+        Event.Kind.FORM_SUBMITTED, "form_submission", submission, _submission_payload(submission)
     )
     # The form came in: its overdue alert is over, with the submission, whatever the rule's
     # switch says (an alert raised before the rule was switched off must not stay open).
@@ -101,13 +93,7 @@ def on_form_submitted(sender, submission, **kwargs) -> None:
 
 @receiver(form_overdue, dispatch_uid="automation.form_overdue")
 def on_form_overdue(sender, submission, **kwargs) -> None:
-    event_record(
-        workspace=submission.workspace_id,
-        kind=Event.Kind.FORM_OVERDUE,
-        subject_type="form_submission",
-        subject_id=submission.pk,
-        payload=_submission_payload(submission),
-    )
+    _record(Event.Kind.FORM_OVERDUE, "form_submission", submission, _submission_payload(submission))
 
 
 # forms.signals.form_sent is not recorded: no rule acts on a form being sent (its due time is
@@ -116,23 +102,18 @@ def on_form_overdue(sender, submission, **kwargs) -> None:
 
 @receiver(staff_replied, dispatch_uid="automation.staff_replied")
 def on_staff_replied(sender, message, conversation, **kwargs) -> None:
-    event_record(
-        workspace=message.workspace_id,
-        kind=Event.Kind.STAFF_REPLIED,
-        subject_type="message",
-        subject_id=message.pk,
-        payload={"conversation_id": conversation.pk, "contact_id": conversation.contact_id},
+    _record(
+        Event.Kind.STAFF_REPLIED,
+        "message",
+        message,
+        {"conversation_id": conversation.pk, "contact_id": conversation.contact_id},
     )
 
 
 @receiver(stock_low, dispatch_uid="automation.stock_low")
 def on_stock_low(sender, item, **kwargs) -> None:
-    event_record(
-        workspace=item.workspace_id,
-        kind=Event.Kind.STOCK_LOW,
-        subject_type="inventory_item",
-        subject_id=item.pk,
-        payload={"quantity_on_hand": item.quantity_on_hand},
+    _record(
+        Event.Kind.STOCK_LOW, "inventory_item", item, {"quantity_on_hand": item.quantity_on_hand}
     )
 
 

@@ -4,13 +4,11 @@ delivered by the sweep once Redis is back, exactly once."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from structlog.testing import capture_logs
 
@@ -18,46 +16,12 @@ from automation import engine
 from automation.models import AutomationRun, Event
 from automation.tasks import automation_dispatch_event, automation_dispatch_pending
 from careops.celery import app as celery_app
-from careops.models import WorkerHeartbeat
 from contacts.services import contact_create
-from tests.processes import BIN, env_with, start, stop, wait_for
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_worker, pytest.mark.django_db(transaction=True)]
 
 UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"
-
-
-@pytest.fixture
-def worker(tmp_path):
-    db = connection.settings_dict
-    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    celery_app.control.purge()  # leftovers of earlier runs would only be noise
-    process = start(
-        [
-            str(BIN / "celery"),
-            "-A",
-            "careops",
-            "worker",
-            "--pool=solo",
-            "-n",
-            hostname,
-            "--loglevel=INFO",
-        ],
-        env_with(
-            DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            WORKER_HEARTBEAT_SECONDS="1",
-        ),
-        tmp_path / "worker.log",
-    )
-    try:
-        wait_for(
-            lambda: WorkerHeartbeat.objects.filter(hostname=hostname).exists(),
-            timeout=60,
-            what=f"the worker's heartbeat (log: {tmp_path / 'worker.log'})",
-        )
-        yield hostname
-    finally:
-        stop(process)
 
 
 @contextmanager
