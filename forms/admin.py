@@ -1,11 +1,13 @@
 """Support back office for forms: templates, the submissions sent to clients, and their files.
 
 Templates and submissions belong to a workspace and are made in the product, so support reads
-and corrects them here but does not add them. A template's fields change only through the
-template services (which validate them and bump the version): read-only here. A submission is
-a record of what the client answered and signed: read-only whole. Uploaded files are never
-linked from here: storage paths are not public URLs, and clients' files are downloaded by the
-workspace's staff through the page that checks access.
+and corrects them here but does not add them. A template is saved through the template services
+(forms.services.template_update), whose refusals (a live template's name taken, in any case)
+show on the form's inputs; its fields change only in the builder (read-only here), and an
+archived template is read-only whole (archiving is final: the product never revives one).
+A submission is a record of what the client answered and signed: read-only whole. Uploaded
+files are never linked from here: storage paths are not public URLs, and clients' files are
+downloaded by the workspace's staff through the page that checks access.
 """
 
 from __future__ import annotations
@@ -14,7 +16,20 @@ from django import forms
 from django.contrib import admin
 
 from bookings.models import BookingType
+from careops.errors import DomainError
 from forms.models import FormSubmission, FormTemplate, FormUpload
+from forms.services import template_update
+from forms.services.templates import template_check
+
+# The template's own columns support may change; booking_types is the service's booking_type_ids.
+EDITABLE = ("name", "description", "is_active", "due_hours")
+
+
+def template_changes(cleaned_data: dict) -> dict:
+    changes = {name: cleaned_data[name] for name in EDITABLE if name in cleaned_data}
+    if "booking_types" in cleaned_data:
+        changes["booking_type_ids"] = [t.pk for t in cleaned_data["booking_types"]]
+    return changes
 
 
 class FormTemplateAdminForm(forms.ModelForm):
@@ -26,9 +41,25 @@ class FormTemplateAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["booking_types"].queryset = BookingType.objects.for_workspace(
-            self.instance.workspace_id
-        ).order_by("name")
+        if "booking_types" in self.fields:
+            self.fields["booking_types"].queryset = BookingType.objects.for_workspace(
+                self.instance.workspace_id
+            ).order_by("name")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or self.instance.pk is None:
+            return cleaned
+        try:
+            template_check(template=self.instance, **template_changes(cleaned))
+        except DomainError as exc:
+            for name, problems in exc.fields.items():
+                target = "booking_types" if name == "booking_type_ids" else name
+                for problem in problems:
+                    self.add_error(target if target in self.fields else None, problem)
+            if not exc.fields:
+                self.add_error(None, exc.message)
+        return cleaned
 
 
 @admin.register(FormTemplate)
@@ -51,6 +82,22 @@ class FormTemplateAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Archived: read-only (the service refuses every change to it, and "Active" ticked on
+        # an archived template is what the database's check constraint forbids).
+        if obj is not None and obj.archived_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Through the service, which the form's clean() has already asked (template_check).
+        template_update(template=obj, actor=request.user, **template_changes(form.cleaned_data))
+
+    def save_related(self, request, form, formsets, change) -> None:
+        # booking_types were saved by template_update (as booking_type_ids).
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 class FormUploadInline(admin.TabularInline):

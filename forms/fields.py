@@ -53,7 +53,10 @@ CONTACT_FIELDS = ("name", "email", "phone")
 
 MAX_FIELDS = 100
 MAX_CHOICES = 50
-KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# The public API reads at most this many files' worth of body before knowing the form
+# (forms/uploads.py): a form asks for no more.
+MAX_FILE_FIELDS = 10
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")  # \Z: "$" would allow a final newline
 _ALLOWED_KEYS = frozenset({"key", "type", "label", "help_text", "required", "choices", "maps_to"})
 
 
@@ -65,11 +68,30 @@ def slug_key(label: str) -> str:
     return key
 
 
+BAD_CHARACTERS = "Remove the invisible control characters from this text."
+
+
+def text_problem(value: str) -> str | None:
+    """Why PostgreSQL could not store `value`, or None: a NUL character (text columns and
+    JSONB refuse it) or a lone surrogate (not encodable as UTF-8, which JSON from a client can
+    carry: "\\ud800")."""
+    if "\x00" in value:
+        return BAD_CHARACTERS
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return BAD_CHARACTERS
+    return None
+
+
 def _text(value: Any, limit: int) -> tuple[str, str | None]:
     if value is None:
         return "", None
     if not isinstance(value, str):
         return "", "Must be text."
+    problem = text_problem(value)
+    if problem:
+        return "", problem
     value = value.strip()
     if len(value) > limit:
         return value, f"At most {limit} characters."
@@ -96,7 +118,8 @@ def _clean_one(raw: Any, errors: dict[str, list[str]], prefix: str) -> dict[str,
         errors[f"{prefix}.help_text"] = [problem]
     key = raw.get("key")
     if isinstance(key, str):
-        key = key.strip()
+        # A key that is not plain text fails KEY_PATTERN: never echo it back.
+        key = key.strip() if text_problem(key) is None else "-"
     if key in (None, ""):
         # Made from the label (numbered if taken, by clean_field_definitions); without a label
         # the label's message says what to do.
@@ -120,6 +143,9 @@ def _clean_one(raw: Any, errors: dict[str, list[str]], prefix: str) -> dict[str,
         else:
             for choice in choices:
                 text, problem = _text(choice, 200)
+                if problem == BAD_CHARACTERS:
+                    errors[f"{prefix}.choices"] = [problem]
+                    break
                 if problem or not text:
                     errors[f"{prefix}.choices"] = ["Each choice must be 1-200 characters of text."]
                     break
@@ -195,6 +221,10 @@ def clean_field_definitions(raw: Any) -> list[dict[str, Any]]:
         if not explicit and isinstance(field["key"], str):
             field["key"] = _unique_key(field["key"], seen)
             seen.add(field["key"])
+    if sum(1 for _index, field, _explicit in cleaned if field["type"] == FILE) > MAX_FILE_FIELDS:
+        errors.setdefault("fields", []).append(
+            f"A form has at most {MAX_FILE_FIELDS} file upload fields."
+        )
     if errors:
         raise InvalidInput("Some fields of the form are not valid.", fields=errors)
     return [field for _index, field, _explicit in cleaned]

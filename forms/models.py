@@ -108,6 +108,8 @@ class FormSubmission(WorkspaceOwnedModel):
     signed_name = models.CharField(max_length=200, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
     signed_ip = models.GenericIPAddressField(null=True, blank=True)
+    # SHA-256 of {"answers": answers, "files": {file field key: the file's sha256}} as
+    # canonical JSON: forms.services.canonical_answers_sha256 documents the exact shape.
     answers_sha256 = models.CharField(max_length=64, blank=True)
     submitted_ip = models.GenericIPAddressField(null=True, blank=True)
     # Part of the signed public link; a new nonce revokes the links sent before.
@@ -159,10 +161,12 @@ class FormSubmission(WorkspaceOwnedModel):
         return self.status in (self.Status.PENDING, self.Status.OVERDUE)
 
 
-# The status transitions, in one place.
+# The status transitions, in one place. Overdue -> pending: staff sending a fresh link
+# (forms.services.submission_resend) give the client a new due time, so the form is no longer
+# late; the overdue sweep marks it overdue again if that time passes too.
 SUBMISSION_TRANSITIONS: dict[str, tuple[str, ...]] = {
     FormSubmission.Status.PENDING: (FormSubmission.Status.COMPLETED, FormSubmission.Status.OVERDUE),
-    FormSubmission.Status.OVERDUE: (FormSubmission.Status.COMPLETED,),
+    FormSubmission.Status.OVERDUE: (FormSubmission.Status.COMPLETED, FormSubmission.Status.PENDING),
     FormSubmission.Status.COMPLETED: (),
 }
 

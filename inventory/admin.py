@@ -11,6 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from careops.errors import InvalidInput
 from inventory import services
 from inventory.models import BookingTypeConsumption, InventoryItem, InventoryUsage
 
@@ -44,14 +45,10 @@ class InventoryItemAdminForm(forms.ModelForm):
 
     def clean_sku(self) -> str:
         sku = self.cleaned_data.get("sku", "").strip()
-        taken = (
-            InventoryItem.objects.for_workspace(self.instance.workspace_id)
-            .filter(sku__iexact=sku)
-            .exclude(pk=self.instance.pk)
-            .exists()
-        )
-        if sku and taken:
-            raise forms.ValidationError(services._sku_taken(sku))
+        try:
+            services.sku_check(self.instance.workspace_id, sku, exclude_pk=self.instance.pk)
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.fields["sku"]) from None
         return sku
 
 

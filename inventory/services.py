@@ -8,12 +8,14 @@ from typing import Any
 
 import structlog
 from django.db import DataError, IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from careops.errors import Conflict, InvalidInput
+from careops.errors import Conflict, Forbidden, InvalidInput
 from inventory.models import BookingTypeConsumption, InventoryItem, InventoryUsage
 from inventory.signals import stock_low
+from workspaces.models import Membership
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +35,7 @@ ITEM_FIELDS = (
 Kind = InventoryUsage.Kind
 SKU_CONSTRAINT = "inventory_inventoryitem_unique_sku"
 ONCE_PER_BOOKING = "inventory_inventoryusage_once_per_booking"
+SHORTFALL_OWNER_ONLY = "Only an owner may record a usage beyond what is in stock."
 
 
 class InsufficientStock(Conflict):
@@ -87,21 +90,37 @@ def _clean_item(values: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _check_sku(workspace, sku: str, *, exclude_pk: int | None = None) -> None:
+def sku_check(workspace, sku: str, *, exclude_pk: int | None = None) -> None:
+    """InvalidInput (on `sku`) when another item of the workspace has this SKU, in any case."""
     if not sku:
         return
-    taken = (
-        InventoryItem.objects.for_workspace(workspace)
-        .filter(sku__iexact=sku)
-        .exclude(pk=exclude_pk)
-        .exists()
-    )
+    # lower(sku) = lower(%s) AND sku <> '': the expression and condition of the partial unique
+    # index inventory_inventoryitem_unique_sku, which serves it (sku__iexact compares UPPER()).
+    taken = _items_with_sku(workspace, sku).exclude(pk=exclude_pk).exists()
     if taken:
         raise InvalidInput(fields={"sku": [_sku_taken(sku)]})
 
 
+def _items_with_sku(workspace, sku: str):
+    """The workspace's items whose SKU equals `sku` in any case (the unique index's query)."""
+    return (
+        InventoryItem.objects.for_workspace(workspace)
+        .exclude(sku="")
+        .alias(sku_lower=Lower("sku"))
+        .filter(sku_lower=Lower(Value(sku)))
+    )
+
+
 def _sku_taken(sku: str) -> str:
     return f"Another item in this workspace already has the SKU {sku!r}."
+
+
+def _is_owner(actor, workspace_id: int) -> bool:
+    if getattr(actor, "pk", None) is None:
+        return False
+    return Membership.objects.filter(
+        workspace_id=workspace_id, user=actor, role=Membership.Role.OWNER
+    ).exists()
 
 
 def _is_constraint(exc: IntegrityError, name: str) -> bool:
@@ -113,12 +132,17 @@ def _is_constraint(exc: IntegrityError, name: str) -> bool:
 
 def _settle_low_state(item: InventoryItem) -> None:
     """Bring low_since in line with the item's (locked, current) quantity and threshold, and
-    raise stock_low on the crossing into low. Call with the item's row locked."""
+    raise stock_low on the crossing into low. Call with the item's row locked.
+
+    An inactive item (no longer stocked) keeps its low state in step but raises no stock_low:
+    nobody is to reorder it. Reactivating an item that is already low raises nothing either
+    (nothing crosses); its next fall after a restock above the threshold does."""
     if item.is_low and item.low_since is None:
         item.low_since = timezone.now()
         InventoryItem.objects.filter(pk=item.pk).update(low_since=item.low_since)
-        log.info("inventory_stock_low", item_id=item.pk, quantity_on_hand=item.quantity_on_hand)
-        stock_low.send(sender=InventoryItem, item=item)
+        if item.is_active:
+            log.info("inventory_stock_low", item_id=item.pk, quantity_on_hand=item.quantity_on_hand)
+            stock_low.send(sender=InventoryItem, item=item)
     elif not item.is_low and item.low_since is not None:
         item.low_since = None
         InventoryItem.objects.filter(pk=item.pk).update(low_since=None)
@@ -142,7 +166,7 @@ def item_create(*, workspace, actor, **values: Any) -> InventoryItem:
     opening = _quantity(values.pop("quantity_on_hand", 0), "quantity_on_hand")
     values.setdefault("name", "")
     clean = _clean_item(values)
-    _check_sku(workspace, clean.get("sku", ""))
+    sku_check(workspace, clean.get("sku", ""))
     with transaction.atomic():
         item = InventoryItem(workspace=workspace, quantity_on_hand=0, **clean)
         item.low_since = timezone.now() if item.is_low else None
@@ -167,7 +191,7 @@ def item_update(*, item: InventoryItem, actor, **changes: Any) -> InventoryItem:
     threshold re-evaluates the low state (and may raise stock_low)."""
     clean = _clean_item(changes)
     if "sku" in clean:
-        _check_sku(item.workspace_id, clean["sku"], exclude_pk=item.pk)
+        sku_check(item.workspace_id, clean["sku"], exclude_pk=item.pk)
     with transaction.atomic():
         # Locked: a usage landing while the threshold changes must see one state or the other.
         current = InventoryItem.objects.select_for_update().get(pk=item.pk)
@@ -204,7 +228,8 @@ def stock_move(
 
     - usage / booking: on hand -= quantity. Beyond what is on hand: InsufficientStock (409),
       unless allow_shortfall, which records the full quantity, stops stock at zero and notes
-      the shortfall. (Booking consumption always allows it: the service was delivered.)
+      the shortfall; only an owner of the item's workspace (`actor`) may allow it: Forbidden
+      (403) otherwise. (Booking consumption always allows it: the service was delivered.)
     - restock: on hand += quantity.
     - correction: `quantity` is the counted quantity on hand; the row records the difference.
 
@@ -219,6 +244,8 @@ def stock_move(
         raise InvalidInput(fields={"note": ["At most 255 characters."]})
     if booking is not None and booking.workspace_id != item.workspace_id:
         raise InvalidInput(fields={"booking": ["No such booking in this workspace."]})
+    if allow_shortfall and kind == Kind.USAGE and not _is_owner(actor, item.workspace_id):
+        raise Forbidden(SHORTFALL_OWNER_ONLY)
 
     rows = InventoryItem.objects.filter(pk=item.pk)
     shortfall = 0

@@ -120,6 +120,18 @@ class ConsumptionForm(StockForm):
         ).order_by("name", "pk")
 
 
+class ItemFilterForm(forms.Form):
+    """The list's filters. Django's CharField refuses a NUL (PostgreSQL cannot compare with it);
+    an invalid filter is ignored, as if not given."""
+
+    q = forms.CharField(max_length=200, required=False, strip=True)
+    low = forms.BooleanField(required=False)
+
+    def filters(self) -> dict[str, str]:
+        data = self.cleaned_data if self.is_valid() else {}
+        return {"q": data.get("q", ""), "low": "1" if data.get("low") else ""}
+
+
 MOVES = {
     Kind.USAGE: (UsageForm, "quantity", "usage_form"),
     Kind.RESTOCK: (RestockForm, "quantity", "restock_form"),
@@ -137,10 +149,7 @@ class InventoryListView(WorkspacePageMixin, ListView):
     context_object_name = "items"
 
     def get_queryset(self):
-        self.filters = {
-            "q": self.request.GET.get("q", "").strip()[:200],
-            "low": "1" if self.request.GET.get("low") else "",
-        }
+        self.filters = ItemFilterForm(self.request.GET).filters()
         return selectors.items_for_workspace(
             workspace=self.request.workspace,
             q=self.filters["q"],

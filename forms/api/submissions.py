@@ -1,113 +1,31 @@
-"""Form submissions in the API. POST /forms/submissions is the client's, by the token of their
-link (no sign-in; the answers are checked against the form they were sent); the staff's
-actions (list, detail, send) follow in the same viewset."""
+"""Form submissions in the API: the staff's actions (list, detail, send, resend, a file). POST
+/forms/submissions is the client's, by the token of their link: public.py, mixed into the same
+viewset."""
 
 from __future__ import annotations
 
-import json
-
-from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_field,
-    inline_serializer,
-)
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import AllowAny
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 
 from bookings.models import Booking
-from careops.errors import InvalidInput, NotFound
-from careops.ratelimit import client_ip
+from careops.errors import NotFound
+from careops.parsers import JSONParser
 from careops.tenancy import WorkspaceViewSetMixin
 from contacts.api.contacts import ContactBriefSerializer
 from contacts.models import Contact
 from forms import selectors
+from forms.api.public import PublicSubmissionCreateMixin
 from forms.fields import FIELD_TYPES
 from forms.files import upload_response
 from forms.models import FormSubmission, FormTemplate
-from forms.services import (
-    form_send,
-    submission_from_token,
-    submission_link,
-    submission_resend,
-    submission_submit,
-)
+from forms.services import form_send_once, submission_link, submission_resend
 from messaging.models import Channel
 from workspaces.api import UserBriefSerializer
-
-FILE_PART_PREFIX = "files."
-
-# --- The public create ------------------------------------------------------------------------
-
-
-@extend_schema_field(OpenApiTypes.OBJECT)
-class AnswersField(serializers.Field):
-    """{field key: answer}: a JSON object, or (in a multipart body) a string holding one."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, str):
-            try:
-                data = json.loads(data)
-            except ValueError:
-                raise serializers.ValidationError("Give the answers as a JSON object.") from None
-        if not isinstance(data, dict):
-            raise serializers.ValidationError("Give the answers as an object.")
-        return data
-
-    def to_representation(self, value):
-        return value
-
-
-class PublicSubmissionSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=500, help_text="The token of the client's link.")
-    answers = AnswersField(
-        required=False,
-        default=dict,
-        help_text="{field key: answer}. Text, email, phone, number (a JSON number or a string), "
-        "date (YYYY-MM-DD) and single choice: a string; multiple choice: a list of labels; "
-        "checkbox: true/false; signature: the full name typed. In a multipart body, this "
-        "part holds the object as a JSON string.",
-    )
-
-
-class SubmissionDoneSerializer(serializers.Serializer):
-    status = serializers.CharField()
-    completed_at = serializers.DateTimeField()
-    form = serializers.CharField(help_text="The form's name.")
-    signed_name = serializers.CharField(allow_blank=True)
-    signed_at = serializers.DateTimeField(allow_null=True)
-    answers_sha256 = serializers.CharField(help_text="SHA-256 of the answers' canonical JSON.")
-
-
-class PublicSubmissionThrottle(SimpleRateThrottle):
-    """Per address, at the `form_submission` rate, whoever is signed in (a form is a
-    stranger's write, made with the link's token)."""
-
-    scope = "form_submission"
-
-    def get_rate(self):
-        # Read when asked, not at import: the rate can be changed without a restart of tests.
-        return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope]
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
-
-
-def uploaded_files(request) -> dict:
-    """The multipart parts named `files.<field key>`, by field key."""
-    return {
-        name.removeprefix(FILE_PART_PREFIX): upload
-        for name, upload in request.FILES.items()
-        if name.startswith(FILE_PART_PREFIX)
-    }
-
 
 # --- The staff's serializers ------------------------------------------------------------------
 
@@ -181,7 +99,9 @@ class SignatureSerializer(serializers.Serializer):
     signed_name = serializers.CharField()
     signed_at = serializers.DateTimeField()
     signed_ip = serializers.IPAddressField(allow_null=True)
-    answers_sha256 = serializers.CharField(help_text="SHA-256 of the answers' canonical JSON.")
+    answers_sha256 = serializers.CharField(
+        help_text='SHA-256 of {"answers": ..., "files": {field key: sha256}} as canonical JSON.'
+    )
 
 
 class SubmissionDetailSerializer(SubmissionSerializer):
@@ -265,7 +185,9 @@ class ResendSerializer(serializers.Serializer):
     )
 
 
-class FormSubmissionViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
+class FormSubmissionViewSet(
+    PublicSubmissionCreateMixin, WorkspaceViewSetMixin, viewsets.GenericViewSet
+):
     """Forms sent to clients. `create` is the client's (by token, no sign-in); the other
     actions are the workspace's staff's."""
 
@@ -273,92 +195,9 @@ class FormSubmissionViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
     lookup_value_regex = "[0-9]+"
     filter_backends: list = []
     parser_classes = [JSONParser, MultiPartParser, FormParser]
-    # The client's create acts in the workspace its token names, never X-Workspace-ID's.
-    workspace_free_actions = ("create",)
 
     def scoped_queryset(self):
         return FormSubmission.objects.for_workspace(self.request.workspace)
-
-    def get_permissions(self):
-        if self.action == "create":
-            return [AllowAny()]
-        return super().get_permissions()
-
-    def get_throttles(self):
-        if self.action == "create":
-            return [PublicSubmissionThrottle()]
-        return super().get_throttles()
-
-    def get_authenticators(self):
-        # The client's POST carries its authority in the token; a stale bearer token sent
-        # along by a browser app must not turn it into a 401. (`action` is not set yet
-        # here: the route's map from method to action says it.)
-        request = getattr(self, "request", None)
-        action_map = getattr(self, "action_map", None) or {}
-        if request is not None and action_map.get(request.method.lower()) == "create":
-            return []
-        return super().get_authenticators()
-
-    @extend_schema(
-        tags=["client forms"],
-        request={
-            "application/json": PublicSubmissionSerializer,
-            "multipart/form-data": inline_serializer(
-                "PublicSubmissionMultipart",
-                {
-                    "token": serializers.CharField(),
-                    "answers": serializers.CharField(help_text="The answers as a JSON string."),
-                    "files.<field key>": serializers.FileField(
-                        required=False,
-                        help_text="One part per file field, named `files.` + the field's key.",
-                    ),
-                },
-            ),
-        },
-        responses={
-            201: SubmissionDoneSerializer,
-            400: OpenApiResponse(
-                description="`validation_error` with `fields` named `answers.<field key>` "
-                "(files too: a too-large file or a type not accepted, judged by its content); "
-                "`link_invalid` (`reason`: `invalid` or `expired`) for a forged, revoked or "
-                "expired token."
-            ),
-            409: OpenApiResponse(description="`already_submitted`: a form is sent once."),
-            429: OpenApiResponse(description="Too many submissions from this address."),
-        },
-        description=(
-            "The client's answers to the form their link names, sent once. JSON "
-            '(`{"token": ..., "answers": {...}}`) or, to attach files, multipart: a `token` '
-            "part, an `answers` part holding the JSON object, and a part per file field named "
-            f"`files.<field key>` (at most {settings.FORM_UPLOAD_MAX_BYTES // (1024 * 1024)} "
-            f"MB; {', '.join(settings.FORM_UPLOAD_CONTENT_TYPES)}). Unknown keys are ignored. "
-            "No sign-in; rate limited per address. Answers no internal ids."
-        ),
-    )
-    def create(self, request):
-        serializer = PublicSubmissionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        submission = submission_from_token(data["token"])
-        if not isinstance(data["answers"], dict):
-            raise InvalidInput(fields={"answers": ["Give the answers as an object."]})
-        submission = submission_submit(
-            submission=submission,
-            data=data["answers"],
-            files=uploaded_files(request),
-            ip=client_ip(request),
-        )
-        body = {
-            "status": submission.status,
-            "completed_at": submission.completed_at,
-            "form": submission.template_name,
-            "signed_name": submission.signed_name,
-            "signed_at": submission.signed_at,
-            "answers_sha256": submission.answers_sha256,
-        }
-        return Response(SubmissionDoneSerializer(body).data, status=status.HTTP_201_CREATED)
-
-    # --- staff actions below ---
 
     def _submission(self, pk) -> FormSubmission:
         return selectors.submission_get(workspace=self.request.workspace, pk=pk)
@@ -438,13 +277,7 @@ class FormSubmissionViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
             booking = Booking.objects.for_workspace(workspace).filter(pk=data["booking_id"]).first()
             if booking is None:
                 raise NotFound("Booking not found.")
-        existed = (
-            booking is not None
-            and FormSubmission.objects.for_workspace(workspace)
-            .filter(booking=booking, template=template)
-            .exists()
-        )
-        submission = form_send(
+        submission, created = form_send_once(
             workspace=workspace,
             template=template,
             contact=contact,
@@ -457,7 +290,7 @@ class FormSubmissionViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
         return self._detail(
             submission,
             SubmissionSentSerializer,
-            status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+            status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
     @extend_schema(

@@ -143,3 +143,59 @@ def test_a_templates_fields_are_read_only_and_its_services_are_its_workspaces(
 def test_support_cannot_add_forms_or_submissions(support):
     for model in CHANGELISTS:
         assert support.get(reverse(f"admin:forms_{model}_add")).status_code == 403
+
+
+def _template_form(template, **changes) -> dict:
+    data = {
+        "name": template.name,
+        "description": template.description,
+        "is_active": "on" if template.is_active else "",
+        "due_hours": template.due_hours,
+        "booking_types": [t.pk for t in template.booking_types.all()],
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value != ""}
+
+
+def test_renaming_a_template_to_another_live_ones_name_is_a_field_error(support, workspace_a):
+    FormTemplateFactory(workspace=workspace_a, name="Intake")
+    template = FormTemplateFactory(workspace=workspace_a, name="Consent")
+
+    response = support.post(
+        reverse("admin:forms_formtemplate_change", args=[template.pk]),
+        _template_form(template, name="INTAKE"),
+    )
+
+    assert response.status_code == 200  # the form again, not a 500
+    assert response.context["adminform"].form.errors["name"] == ["Another form has this name."]
+    template.refresh_from_db()
+    assert template.name == "Consent"
+
+
+def test_support_saves_a_template_through_the_service(support, workspace_a):
+    template = FormTemplateFactory(workspace=workspace_a, name="Consent", due_hours=48)
+
+    response = support.post(
+        reverse("admin:forms_formtemplate_change", args=[template.pk]),
+        _template_form(template, name="  Consent form  ", due_hours=24),
+    )
+
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert (template.name, template.due_hours, template.version) == ("Consent form", 24, 1)
+
+
+def test_an_archived_template_is_read_only_and_cannot_be_made_active(support, workspace_a):
+    template = FormTemplateFactory(
+        workspace=workspace_a, name="Old", is_active=False, archived_at=timezone.now()
+    )
+    url = reverse("admin:forms_formtemplate_change", args=[template.pk])
+
+    page = support.get(url)
+    response = support.post(url, _template_form(template, is_active="on"))
+
+    assert page.status_code == 200
+    assert 'name="is_active"' not in page.content.decode()
+    assert response.status_code == 403  # no change permission: not an IntegrityError
+    template.refresh_from_db()
+    assert template.is_active is False

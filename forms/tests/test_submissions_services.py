@@ -303,7 +303,8 @@ def test_submitting_completes_the_form_with_a_signature_record(submission, recei
     }
     assert (submission.signed_name, submission.signed_at) == ("Ann Lee", now)
     assert submission.signed_ip == submission.submitted_ip == "203.0.113.7"
-    canonical = json.dumps(submission.answers, sort_keys=True, separators=(",", ":"))
+    document = {"answers": submission.answers, "files": {}}
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     assert submission.answers_sha256 == hashlib.sha256(canonical.encode()).hexdigest()
     assert submitted.calls == [(submission, True)]
 
@@ -444,7 +445,7 @@ def test_pending_forms_past_due_are_marked_overdue_once(workspace_a, received):
 
 
 def test_the_overdue_sweep_works_in_batches(workspace_a, monkeypatch):
-    from forms.services import submissions as module
+    from forms.services import sending as module
 
     monkeypatch.setattr(module, "OVERDUE_BATCH", 2)
     now = timezone.now()

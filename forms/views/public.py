@@ -2,39 +2,42 @@
 knows of them), fill it in once, and a clear page for every way the link can be spent.
 
 CSRF-protected like any page (the form is served from our own origin, never embedded); the
-per-address rate limit stands guard on the writes, as on the booking page.
+per-address rate limit stands guard on the writes, shared with the API (forms/intake.py). The
+CSRF check runs in the view, after the cap on the body's size is installed: the middleware would
+read the whole body first.
 """
 
 from __future__ import annotations
 
-import zoneinfo
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.utils import dateformat, timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from careops.errors import InvalidInput
-from careops.ratelimit import client_ip, submission_allowed
+from careops.ratelimit import client_ip
 from forms import fields as f
-from forms.answers import allowed_types_text, field_errors, file_size_text, upload_accept
+from forms.answers import (
+    TRUE_WORDS,
+    allowed_types_text,
+    field_errors,
+    file_size_text,
+    upload_accept,
+)
+from forms.intake import limit_upload, submission_allowed, too_large_message, upload_too_large
 from forms.models import FormSubmission
-from forms.rendering import field_rows
+from forms.rendering import field_rows, local_when
 from forms.services import (
     AlreadySubmitted,
     LinkInvalid,
     submission_from_token,
     submission_submit,
 )
-
-
-def _local(moment, workspace) -> str:
-    tz = zoneinfo.ZoneInfo(workspace.timezone or "UTC")
-    return dateformat.format(timezone.localtime(moment, tz), "l j F Y, H:i")
 
 
 def prefill(submission: FormSubmission) -> dict[str, Any]:
@@ -66,7 +69,7 @@ def posted_values(submission: FormSubmission, data) -> dict[str, Any]:
         if field["type"] == f.MULTIPLE_CHOICE:
             values[key] = data.getlist(key)
         elif field["type"] == f.CHECKBOX:
-            values[key] = (data.get(key) or "").lower() in ("on", "true", "1", "yes")
+            values[key] = (data.get(key) or "").strip().lower() in TRUE_WORDS
         elif field["type"] != f.FILE:
             values[key] = data.get(key, "")
     return values
@@ -81,7 +84,7 @@ def _already(request: HttpRequest, submission: FormSubmission, status: int = 200
     context = {
         "submission": submission,
         "workspace": submission.workspace,
-        "completed": _local(submission.completed_at, submission.workspace)
+        "completed": local_when(submission.completed_at, submission.workspace)
         if submission.completed_at
         else "",
     }
@@ -111,7 +114,7 @@ def _form_page(
         ],
         "error_count": sum(1 for key in errors if key),
         "has_files": any(field["type"] == f.FILE for field in submission.fields),
-        "due": _local(submission.due_at, submission.workspace),
+        "due": local_when(submission.due_at, submission.workspace),
         "overdue": submission.status == FormSubmission.Status.OVERDUE,
         "limited": limited,
         "upload_accept": upload_accept(),
@@ -121,6 +124,7 @@ def _form_page(
     return render(request, "forms/public_form.html", context, status=status)
 
 
+@csrf_exempt  # checked in _form_post, once the body's cap is in place (see the docstring)
 @never_cache
 @require_http_methods(["GET", "POST"])
 def form_public(request: HttpRequest, token: str) -> HttpResponse:
@@ -132,8 +136,20 @@ def form_public(request: HttpRequest, token: str) -> HttpResponse:
         return _already(request, submission, status=409 if request.method == "POST" else 200)
     if request.method == "GET":
         return _form_page(request, submission, values=prefill(submission))
-    bucket = f"form-page:{submission.workspace_id}"
-    if not submission_allowed(request, bucket=bucket, scope="form_submission"):
+    file_fields = sum(1 for field in submission.fields if field["type"] == f.FILE)
+    limit_upload(request, file_fields=file_fields)
+    if upload_too_large(request):  # reads the body, within the cap
+        # Refused unread (or stopped part way): nothing is written, so no CSRF check is due,
+        # and the token could not be read anyway. The client chooses smaller files.
+        errors = {"": [too_large_message()]}
+        values = prefill(submission)
+        return _form_page(request, submission, values=values, errors=errors, status=400)
+    return _form_post(request, token, submission)
+
+
+@csrf_protect
+def _form_post(request: HttpRequest, token: str, submission: FormSubmission) -> HttpResponse:
+    if not submission_allowed(request):
         values = posted_values(submission, request.POST)
         return _form_page(request, submission, values=values, limited=True, status=429)
     try:

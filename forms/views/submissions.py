@@ -23,7 +23,7 @@ from contacts.models import Contact
 from forms import selectors
 from forms.files import upload_response
 from forms.models import FormSubmission, FormTemplate
-from forms.services import form_send, submission_resend
+from forms.services import form_send_once, submission_resend
 from messaging.models import Channel
 
 PAGE_SIZE = 25
@@ -182,9 +182,20 @@ class UploadDownloadView(WorkspacePageMixin, View):
 # --- Sending a form by hand -------------------------------------------------------------------
 
 
+def parse_id(raw: str | None) -> int | None:
+    """A positive id from the query string, or None: ASCII digits only ("²".isdigit() is true,
+    and int() refuses it), and no longer than a bigint's."""
+    raw = (raw or "").strip()
+    if not raw or not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        return None
+    return int(raw) or None
+
+
 class FormSendView(WorkspacePageMixin, View):
     """Send a form to a client: the client preselected with ?contact=, a booking's form with
-    ?booking= (its client preselected)."""
+    ?booking= (its client preselected; a booking not found is a 404, a contact not found is
+    ignored). A booking is sent each form once: sending it again shows the one sent, and offers
+    a new link instead."""
 
     template_name = "forms/send.html"
 
@@ -192,11 +203,14 @@ class FormSendView(WorkspacePageMixin, View):
         raw = request.GET.get("booking") or request.POST.get("booking") or ""
         if not raw:
             return None
+        pk = parse_id(raw)
         booking = (
             Booking.objects.for_workspace(request.workspace)
             .select_related("contact", "booking_type")
-            .filter(pk=int(raw) if raw.isdigit() else 0)
+            .filter(pk=pk)
             .first()
+            if pk
+            else None
         )
         if booking is None:
             raise Http404("Booking not found.")
@@ -207,8 +221,8 @@ class FormSendView(WorkspacePageMixin, View):
         initial = {}
         if booking is not None:
             initial["contact"] = booking.contact_id
-        elif request.GET.get("contact", "").isdigit():
-            initial["contact"] = int(request.GET["contact"])
+        elif contact := parse_id(request.GET.get("contact")):
+            initial["contact"] = contact
         form = FormSendForm(initial=initial, workspace=request.workspace)
         return self.render(form, booking)
 
@@ -219,7 +233,7 @@ class FormSendView(WorkspacePageMixin, View):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                submission = form_send(
+                submission, created = form_send_once(
                     workspace=request.workspace,
                     template=data["template"],
                     contact=data["contact"],
@@ -231,14 +245,17 @@ class FormSendView(WorkspacePageMixin, View):
                 add_domain_errors(form, _on_page_fields(exc))
                 status = exc.status_code
             else:
+                if not created:
+                    # Nothing was sent: say so, and offer what staff most likely want.
+                    return self.render(form, booking, status=200, already=submission)
                 messages.success(
                     request, f"{submission.template_name} is sent to {data['contact']}."
                 )
                 return redirect("form-submission-detail", pk=submission.pk)
         return self.render(form, booking, status)
 
-    def render(self, form, booking, status: int = 200):
-        context = {"form": form, "booking": booking}
+    def render(self, form, booking, status: int = 200, already: FormSubmission | None = None):
+        context = {"form": form, "booking": booking, "already": already}
         return render(self.request, self.template_name, context, status=status)
 
 

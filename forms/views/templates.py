@@ -2,17 +2,19 @@
 member), and designing one (owners; staff get 403): its details, and its fields added, edited,
 removed and moved up or down.
 
-Every change goes through forms.services.template_update, so that the field rules live in one
+Every change goes through the template services (template_update for the details, the
+template_field_* ones for a field: they apply the change to the fields as stored, with the row
+locked, so that two people designing at once lose nothing), so that the field rules live in one
 place (forms/fields.py); a refusal comes back as messages on the form's inputs. htmx requests get
 the field list (the partial they swap); every action also works as a plain form post.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,140 +26,13 @@ from bookings.models import BookingType
 from careops.errors import DomainError, NotFound
 from careops.tenancy import WorkspacePageMixin
 from forms import selectors, services
-from forms.fields import CHOICE_TYPES, FIELD_TYPES, TEXT
+from forms.fields import CHOICE_TYPES, FIELD_TYPES
 from forms.models import FormTemplate
 from forms.rendering import field_rows
+from forms.services.templates import FIELD_GONE
+from forms.views.builder_forms import FieldForm, TemplateDetailsForm
 
 BUILDER_FIELDS = "forms/_builder_fields.html"
-
-# --- Django forms: parse what was posted; the service decides what is valid ---------------------
-
-
-class TemplateDetailsForm(forms.Form):
-    name = forms.CharField(label="Name", required=False)
-    description = forms.CharField(
-        label="Description",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Shown to the client above the fields.",
-    )
-    due_hours = forms.IntegerField(
-        label="Due within (hours)",
-        initial=48,
-        help_text="How long a client has to fill it in before it is overdue.",
-    )
-    is_active = forms.BooleanField(
-        label="Active", required=False, initial=True, help_text="Inactive forms are kept, not sent."
-    )
-    booking_types = forms.TypedMultipleChoiceField(
-        label="Send with bookings of",
-        coerce=int,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-    )
-
-    # The service's names for what this form calls otherwise.
-    service_names = {"booking_type_ids": "booking_types"}
-
-    def __init__(self, *args, booking_types=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["booking_types"].choices = [(t.pk, t.name) for t in booking_types]
-        if not booking_types:
-            self.fields["booking_types"].help_text = "No services yet: add them under Settings."
-
-    @classmethod
-    def for_template(cls, template: FormTemplate, **kwargs) -> TemplateDetailsForm:
-        initial = {
-            "name": template.name,
-            "description": template.description,
-            "due_hours": template.due_hours,
-            "is_active": template.is_active,
-            "booking_types": [t.pk for t in template.booking_types.all()],
-        }
-        return cls(initial=initial, **kwargs)
-
-    def service_arguments(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        return {
-            "name": data["name"],
-            "description": data["description"],
-            "due_hours": data["due_hours"],
-            "is_active": data["is_active"],
-            "booking_type_ids": data["booking_types"],
-        }
-
-    def add_service_errors(self, error: DomainError) -> None:
-        for name, problems in error.fields.items():
-            target = self.service_names.get(name, name)
-            for problem in problems:
-                self.add_error(target if target in self.fields else None, problem)
-        if not error.fields:
-            self.add_error(None, error.message)
-
-
-class FieldForm(forms.Form):
-    """One field of the form being designed (see forms/fields.py for what each part means)."""
-
-    type = forms.ChoiceField(label="Type", choices=list(FIELD_TYPES.items()), initial=TEXT)
-    label = forms.CharField(label="Label", required=False)
-    key = forms.CharField(
-        label="Key",
-        required=False,
-        help_text="Optional: made from the label. Names the answer in exports and the API.",
-    )
-    help_text = forms.CharField(
-        label="Help text", required=False, widget=forms.Textarea(attrs={"rows": 2})
-    )
-    required = forms.BooleanField(
-        label="Required", required=False, help_text="A required checkbox is a consent."
-    )
-    choices = forms.CharField(
-        label="Choices",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Single and multiple choice only: one per line.",
-    )
-    maps_to = forms.CharField(
-        label="Prefill from the contact",
-        required=False,
-        widget=forms.TextInput(attrs={"list": "maps-to-options", "autocomplete": "off"}),
-        help_text="Optional: name, email, phone, or custom.&lt;key&gt; for a custom field.",
-    )
-
-    @classmethod
-    def for_field(cls, field: dict[str, Any], **kwargs) -> FieldForm:
-        initial = {**field, "choices": "\n".join(field.get("choices") or [])}
-        return cls(initial=initial, **kwargs)
-
-    def definition(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        choices = [line.strip() for line in data["choices"].splitlines() if line.strip()]
-        return {
-            "key": data["key"].strip(),
-            "type": data["type"],
-            "label": data["label"],
-            "help_text": data["help_text"],
-            "required": data["required"],
-            "choices": choices,
-            "maps_to": data["maps_to"].strip(),
-        }
-
-    def add_service_errors(self, error: DomainError, index: int) -> None:
-        """The service's messages about field number `index` on this form's inputs; any other
-        (the whole list's, another field's) on the form itself."""
-        prefix = f"fields.{index}"
-        for name, problems in error.fields.items():
-            prop = name.removeprefix(f"{prefix}.") if name.startswith(f"{prefix}.") else None
-            for problem in problems:
-                if prop in self.fields:
-                    self.add_error(prop, problem)
-                elif name in (prefix, "fields"):
-                    self.add_error(None, problem)
-                else:
-                    self.add_error(None, f"{name}: {problem}")
-        if not error.fields:
-            self.add_error(None, error.message)
-
 
 # --- Helpers ----------------------------------------------------------------------------------
 
@@ -171,13 +46,6 @@ def _template_or_404(request, pk: int) -> FormTemplate:
 
 def _booking_types(workspace) -> list[BookingType]:
     return list(BookingType.objects.for_workspace(workspace).only("id", "name").order_by("name"))
-
-
-def _index_of(template: FormTemplate, key: str) -> int:
-    for index, field in enumerate(template.fields):
-        if field.get("key") == key:
-            return index
-    raise Http404("This field is no longer in the form.")
 
 
 def _builder_url(template: FormTemplate, key: str = "") -> str:
@@ -246,34 +114,32 @@ class BuilderMixin(OwnerPageMixin):
         context["details_form"] = details_form
         return self.render("forms/template_builder.html", context, status)
 
-    def change_fields(
+    def change_field(
         self,
         template: FormTemplate,
-        new_fields: list[dict[str, Any]],
+        change: Callable[[], tuple[FormTemplate, Any]],
         *,
-        done: str,
-        key: str = "",
+        done: Callable[[Any], str],
         form: FieldForm | None = None,
-        index: int | None = None,
         form_kwargs: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        """Save the form's fields through the service; the refusal on `form` (about field
-        number `index`), or in a notice when no form was posted."""
+        """Run one of the field services (`change`); the refusal on `form`, or in a notice when
+        no form was posted. `done` makes the message from what the service answered."""
         try:
-            services.template_update(template=template, actor=self.request.user, fields=new_fields)
+            template, outcome = change()
         except DomainError as exc:
             template = _template_or_404(self.request, template.pk)  # what is stored
             kwargs = dict(form_kwargs or {})
             if form is not None:
-                form.add_service_errors(exc, index if index is not None else -1)
+                form.add_service_errors(exc)
             else:
                 kwargs["notice"] = exc.message
             return self.page(template, status=exc.status_code, **kwargs)
+        message = done(outcome)
         if self.request.htmx:
-            return self.page(template, notice=done)
-        if not key and index is not None and index < len(template.fields):
-            key = template.fields[index]["key"]  # the key the service made from the label
-        messages.success(self.request, done)
+            return self.page(template, notice=message)
+        messages.success(self.request, message)
+        key = outcome.get("key", "") if isinstance(outcome, dict) else ""
         return redirect(_builder_url(template, key))
 
 
@@ -351,13 +217,13 @@ class FieldAddView(BuilderMixin, View):
         if not form.is_valid():
             return self.page(template, add_form=form, status=400)
         definition = form.definition()
-        return self.change_fields(
+        return self.change_field(
             template,
-            [*template.fields, definition],
-            done=f"“{definition['label']}” is added.",
-            key=definition["key"],
+            lambda: services.template_field_add(
+                template=template, actor=request.user, definition=definition
+            ),
+            done=lambda field: f"“{field['label']}” is added.",
             form=form,
-            index=len(template.fields),
             form_kwargs={"add_form": form},
         )
 
@@ -369,21 +235,20 @@ class FieldEditView(BuilderMixin, View):
 
     def post(self, request, pk: int, key: str):
         template = _template_or_404(request, pk)
-        index = _index_of(template, key)
+        if not any(field.get("key") == key for field in template.fields):
+            raise Http404(FIELD_GONE)
         form = FieldForm(request.POST, prefix="edit")
         form_kwargs = {"edit_key": key, "edit_form": form}
         if not form.is_valid():
             return self.page(template, status=400, **form_kwargs)
         definition = form.definition()
-        fields = list(template.fields)
-        fields[index] = definition
-        return self.change_fields(
+        return self.change_field(
             template,
-            fields,
-            done=f"“{definition['label']}” is saved.",
-            key=definition["key"],
+            lambda: services.template_field_update(
+                template=template, actor=request.user, key=key, definition=definition
+            ),
+            done=lambda field: f"“{field['label']}” is saved.",
             form=form,
-            index=index,
             form_kwargs=form_kwargs,
         )
 
@@ -391,10 +256,11 @@ class FieldEditView(BuilderMixin, View):
 class FieldRemoveView(BuilderMixin, View):
     def post(self, request, pk: int, key: str):
         template = _template_or_404(request, pk)
-        index = _index_of(template, key)
-        removed = template.fields[index]
-        fields = [f for i, f in enumerate(template.fields) if i != index]
-        return self.change_fields(template, fields, done=f"“{removed['label']}” is removed.")
+        return self.change_field(
+            template,
+            lambda: services.template_field_remove(template=template, actor=request.user, key=key),
+            done=lambda removed: f"“{removed['label']}” is removed.",
+        )
 
 
 class FieldMoveView(BuilderMixin, View):
@@ -402,18 +268,32 @@ class FieldMoveView(BuilderMixin, View):
 
     def post(self, request, pk: int, key: str):
         template = _template_or_404(request, pk)
-        index = _index_of(template, key)
-        step = {"up": -1, "down": 1}.get(request.POST.get("direction", ""))
-        other = index + step if step else -1
-        label = template.fields[index]["label"]
-        if not 0 <= other < len(template.fields):
+        direction = request.POST.get("direction", "")
+        if direction not in ("up", "down"):
+            direction = ""  # nothing to move: the page as it is
+        try:
+            template, moved = (
+                services.template_field_move(
+                    template=template, actor=request.user, key=key, direction=direction
+                )
+                if direction
+                else (template, False)
+            )
+        except DomainError as exc:
+            if exc.status_code == 404:
+                raise Http404(exc.message) from None
+            template = _template_or_404(request, pk)
+            return self.page(template, status=exc.status_code, notice=exc.message)
+        field = next((f for f in template.fields if f.get("key") == key), None)
+        if not moved or field is None:
             if request.htmx:
                 return self.page(template)
             return redirect(_builder_url(template, key))
-        fields = list(template.fields)
-        fields[index], fields[other] = fields[other], fields[index]
-        where = "up" if step < 0 else "down"
-        return self.change_fields(template, fields, done=f"“{label}” is moved {where}.", key=key)
+        done = f"“{field['label']}” is moved {direction}."
+        if request.htmx:
+            return self.page(template, notice=done)
+        messages.success(request, done)
+        return redirect(_builder_url(template, key))
 
 
 class TemplatePreviewView(FormsPageMixin, View):

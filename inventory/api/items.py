@@ -13,14 +13,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from bookings.models import Booking, BookingType
-from careops.errors import Forbidden, InvalidInput
+from careops.errors import InvalidInput
 from careops.tenancy import WorkspaceViewSetMixin
 from inventory import selectors, services
 from inventory.models import BookingTypeConsumption, InventoryItem, InventoryUsage
 from inventory.services import MAX_QUANTITY
 from workspaces.api import UserBriefSerializer
-
-SHORTFALL_OWNER_ONLY = "Only an owner may record a usage beyond what is in stock."
 
 
 def quantity_field(*, minimum: int = 1, **kwargs) -> serializers.IntegerField:
@@ -252,8 +250,6 @@ class InventoryItemViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         item = selectors.item_get(workspace=request.workspace, pk=data["item"])
-        if data["allow_shortfall"] and not request.membership.is_owner:
-            raise Forbidden(SHORTFALL_OWNER_ONLY)
         booking = None
         if data["booking"] is not None:
             booking = (

@@ -65,7 +65,7 @@ def test_a_sku_race_lost_to_the_unique_index_is_a_400_not_a_500(
 ):
     services.item_create(workspace=workspace_a, actor=owner, name="Gloves", sku="GL-1")
     # As if the other insert landed after this request's check: only the unique index sees it.
-    monkeypatch.setattr(services, "_check_sku", lambda *args, **kwargs: None)
+    monkeypatch.setattr(services, "sku_check", lambda *args, **kwargs: None)
 
     response = owner_api.post("/api/v1/inventory", {"name": "Other", "sku": "gl-1"}, format="json")
 

@@ -295,3 +295,14 @@ def test_signed_out_visitors_are_sent_to_sign_in(client):
 
     assert response.status_code == 302
     assert "login" in response.url
+
+
+def test_a_search_holding_a_nul_is_ignored_not_a_500(owner_client, gloves):
+    response = owner_client.get("/inventory/?q=%00")
+
+    assert response.status_code == 200
+    assert gloves.name in response.content.decode()
+
+
+def test_the_api_refuses_a_search_holding_a_nul(owner_api, gloves):
+    assert owner_api.get("/api/v1/inventory?q=%00").status_code == 400

@@ -9,7 +9,7 @@ from django.db.models import F, Sum
 from bookings.models import Booking
 from bookings.services import InvalidTransition, booking_set_status
 from bookings.tests.factories import BookingFactory, BookingTypeFactory
-from careops.errors import InvalidInput
+from careops.errors import Forbidden, InvalidInput
 from inventory import services
 from inventory.models import BookingTypeConsumption, InventoryItem, InventoryUsage
 from inventory.services import InsufficientStock, stock_move
@@ -299,3 +299,54 @@ def test_the_database_itself_refuses_a_negative_stock(workspace_a):
         InventoryItem.objects.filter(pk=item.pk).update(quantity_on_hand=F("quantity_on_hand") - 2)
 
     assert stored(item).quantity_on_hand == 1
+
+
+# --- Review fixes -------------------------------------------------------------------------------
+
+
+def test_an_inactive_item_falling_low_raises_no_event_but_is_low(workspace_a, owner, low_events):
+    item = InventoryItemFactory(
+        workspace=workspace_a, quantity_on_hand=5, low_stock_threshold=2, is_active=False
+    )
+
+    stock_move(item=item, kind=Kind.USAGE, quantity=4, actor=owner)
+
+    assert low_events == []
+    assert stored(item).low_since is not None
+
+
+def test_the_sku_check_uses_the_lower_case_unique_index(workspace_a, owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    InventoryItemFactory.create_batch(3, workspace=workspace_a)
+    with CaptureQueriesContext(connection) as queries:
+        services.sku_check(workspace_a, "Gl-1")
+    (check,) = [q["sql"] for q in queries.captured_queries if "LOWER(" in q["sql"]]
+    assert "UPPER(" not in check
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {check}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "inventory_inventoryitem_unique_sku" in plan
+
+
+def test_only_an_owner_may_allow_a_shortfall_whoever_calls(workspace_a, owner, staff):
+    item = InventoryItemFactory(workspace=workspace_a, quantity_on_hand=3)
+
+    with pytest.raises(Forbidden):
+        stock_move(item=item, kind=Kind.USAGE, quantity=5, actor=staff, allow_shortfall=True)
+    with pytest.raises(Forbidden):
+        stock_move(item=item, kind=Kind.USAGE, quantity=5, actor=None, allow_shortfall=True)
+    assert stored(item).quantity_on_hand == 3
+
+    usage = stock_move(item=item, kind=Kind.USAGE, quantity=5, actor=owner, allow_shortfall=True)
+    assert (usage.shortfall, stored(item).quantity_on_hand) == (2, 0)
+
+
+def test_an_owner_of_another_workspace_may_not_allow_a_shortfall(workspace_a, outsider):
+    item = InventoryItemFactory(workspace=workspace_a, quantity_on_hand=3)
+
+    with pytest.raises(Forbidden):
+        stock_move(item=item, kind=Kind.USAGE, quantity=5, actor=outsider, allow_shortfall=True)
