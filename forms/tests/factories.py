@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import factory
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from contacts.tests.factories import ContactFactory
 from forms.fields import clean_field_definitions
-from forms.models import FormSubmission, FormTemplate
+from forms.models import FormSubmission, FormTemplate, FormUpload
 from workspaces.tests.factories import WorkspaceFactory
 
 INTAKE_FIELDS = clean_field_definitions(
@@ -80,3 +82,35 @@ class FormSubmissionFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory, workspace=factory.SelfAttribute("..workspace"))
     sent_at = factory.LazyFunction(timezone.now)
     due_at = factory.LazyAttribute(lambda o: o.sent_at + timedelta(hours=48))
+
+
+REFERRAL_PDF = b"%PDF-1.4 referral letter"
+
+
+def completed_submission(workspace, *, answers: dict, **kwargs) -> FormSubmission:
+    """A submission the client has filled in and signed, with a referral letter attached (the
+    `referral` answer is its upload). Needs MEDIA_ROOT pointed somewhere disposable."""
+    now = timezone.now()
+    submission = FormSubmissionFactory(
+        workspace=workspace,
+        status=FormSubmission.Status.COMPLETED,
+        completed_at=now,
+        signed_name="Ada Lovelace",
+        signed_at=now,
+        signed_ip="203.0.113.7",
+        answers_sha256="ab" * 32,
+        **kwargs,
+    )
+    upload = FormUpload.objects.create(
+        workspace=workspace,
+        submission=submission,
+        field_key="referral",
+        file=ContentFile(REFERRAL_PDF, name="upload"),
+        original_name="Referral letter.pdf",
+        content_type="application/pdf",
+        size=len(REFERRAL_PDF),
+        sha256=hashlib.sha256(REFERRAL_PDF).hexdigest(),
+    )
+    submission.answers = {**answers, "referral": upload.pk}
+    submission.save(update_fields=["answers"])
+    return submission

@@ -7,21 +7,31 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from bookings.tests.factories import BookingFactory
 from contacts.tests.factories import ContactFactory
-from forms.models import FormSubmission, FormUpload
+from forms.models import FormSubmission
 from forms.services import LinkInvalid, submission_from_token
-from forms.tests.factories import FormSubmissionFactory, FormTemplateFactory
+from forms.tests.factories import (
+    REFERRAL_PDF,
+    FormSubmissionFactory,
+    FormTemplateFactory,
+    completed_submission,
+)
 from messaging.models import Message
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/api/v1/forms/submissions"
 SEND = "/api/v1/forms/submissions/send"
-PDF = b"%PDF-1.4 referral letter"
+PDF = REFERRAL_PDF
+ANSWERS = {
+    "full_name": "Ada Lovelace",
+    "areas": ["Back", "Neck"],
+    "consent": True,
+    "signature": "Ada Lovelace",
+}
 MONDAY_9 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
@@ -45,37 +55,7 @@ def intake(workspace_a):
 
 
 def completed(workspace, **kwargs) -> FormSubmission:
-    """A submission the client has filled in and signed, with a referral letter attached."""
-    now = timezone.now()
-    submission = FormSubmissionFactory(
-        workspace=workspace,
-        status=FormSubmission.Status.COMPLETED,
-        completed_at=now,
-        signed_name="Ada Lovelace",
-        signed_at=now,
-        signed_ip="203.0.113.7",
-        answers_sha256="ab" * 32,
-        **kwargs,
-    )
-    upload = FormUpload.objects.create(
-        workspace=workspace,
-        submission=submission,
-        field_key="referral",
-        file=ContentFile(PDF, name="upload"),
-        original_name="Referral letter.pdf",
-        content_type="application/pdf",
-        size=len(PDF),
-        sha256=hashlib.sha256(PDF).hexdigest(),
-    )
-    submission.answers = {
-        "full_name": "Ada Lovelace",
-        "areas": ["Back", "Neck"],
-        "consent": True,
-        "referral": upload.pk,
-        "signature": "Ada Lovelace",
-    }
-    submission.save(update_fields=["answers"])
-    return submission
+    return completed_submission(workspace, answers=ANSWERS, **kwargs)
 
 
 def ids(response) -> list[int]:

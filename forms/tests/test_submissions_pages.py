@@ -3,11 +3,9 @@ and signature, a file's download, sending a form by hand, and a booking's forms 
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -15,13 +13,28 @@ from django.utils import timezone
 
 from bookings.tests.factories import BookingFactory
 from contacts.tests.factories import ContactFactory
-from forms.models import FormSubmission, FormUpload
-from forms.tests.factories import FormSubmissionFactory, FormTemplateFactory
+from forms.models import FormSubmission
+from forms.tests.factories import (
+    REFERRAL_PDF,
+    FormSubmissionFactory,
+    FormTemplateFactory,
+    completed_submission,
+)
 from messaging.models import Message
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.4 referral letter"
+PDF = REFERRAL_PDF
+ANSWERS = {
+    "full_name": "Ada Lovelace",
+    "email": "ada@example.org",
+    "history": "Knee surgery\nin 2019",
+    "age": 36,
+    "visit": "No",
+    "areas": ["Back", "Neck"],
+    "consent": True,
+    "signature": "Ada Lovelace",
+}
 MONDAY_9 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
@@ -31,41 +44,7 @@ def _media(settings, tmp_path):
 
 
 def completed(workspace, **kwargs) -> FormSubmission:
-    """A submission the client has filled in and signed, with a referral letter attached."""
-    now = timezone.now()
-    submission = FormSubmissionFactory(
-        workspace=workspace,
-        status=FormSubmission.Status.COMPLETED,
-        completed_at=now,
-        signed_name="Ada Lovelace",
-        signed_at=now,
-        signed_ip="203.0.113.7",
-        answers_sha256="ab" * 32,
-        **kwargs,
-    )
-    upload = FormUpload.objects.create(
-        workspace=workspace,
-        submission=submission,
-        field_key="referral",
-        file=ContentFile(PDF, name="upload"),
-        original_name="Referral letter.pdf",
-        content_type="application/pdf",
-        size=len(PDF),
-        sha256=hashlib.sha256(PDF).hexdigest(),
-    )
-    submission.answers = {
-        "full_name": "Ada Lovelace",
-        "email": "ada@example.org",
-        "history": "Knee surgery\nin 2019",
-        "age": 36,
-        "visit": "No",
-        "areas": ["Back", "Neck"],
-        "consent": True,
-        "referral": upload.pk,
-        "signature": "Ada Lovelace",
-    }
-    submission.save(update_fields=["answers"])
-    return submission
+    return completed_submission(workspace, answers=ANSWERS, **kwargs)
 
 
 def queries_for(client, url: str, **extra) -> int:
