@@ -38,6 +38,15 @@ def templates_for_workspace(*, workspace, include_archived: bool = False) -> Que
     return templates.order_by(F("archived_at").desc(nulls_first=True), "name", "pk")
 
 
+def templates_for_booking(*, booking) -> QuerySet[FormTemplate]:
+    """The forms a booking is sent: the live ones linked to its service, by name."""
+    return (
+        FormTemplate.objects.for_workspace(booking.workspace_id)
+        .filter(booking_types=booking.booking_type_id, is_active=True, archived_at__isnull=True)
+        .order_by("name", "pk")
+    )
+
+
 def template_get(*, workspace, pk) -> FormTemplate:
     """One of the workspace's templates, archived or not; NotFound for any other (or a
     malformed pk)."""

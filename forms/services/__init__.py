@@ -13,7 +13,6 @@ from forms.services.links import (
 from forms.services.sending import (
     form_send,
     form_send_once,
-    forms_send_for_booking,
     submission_resend,
     submissions_mark_overdue,
 )
@@ -34,7 +33,6 @@ __all__ = [
     "canonical_answers_sha256",
     "form_send",
     "form_send_once",
-    "forms_send_for_booking",
     "submission_from_token",
     "submission_link",
     "submission_resend",

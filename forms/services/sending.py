@@ -220,35 +220,6 @@ def _booking_submission(workspace, booking, template) -> FormSubmission | None:
     )
 
 
-def forms_send_for_booking(*, booking, now: datetime | None = None) -> list[FormSubmission]:
-    """Send the booking's type's active forms to its contact, each once (safe to run twice).
-    A contact who cannot be reached is sent nothing (logged): a later run, once they can be,
-    sends them."""
-    from messaging.services import NoChannel
-
-    templates = (
-        FormTemplate.objects.for_workspace(booking.workspace_id)
-        .filter(booking_types=booking.booking_type_id, is_active=True, archived_at__isnull=True)
-        .order_by("name", "pk")
-    )
-    sent = []
-    for template in templates:
-        try:
-            sent.append(
-                form_send(
-                    workspace=booking.workspace,
-                    template=template,
-                    contact=booking.contact,
-                    booking=booking,
-                    source=FormSubmission.Source.BOOKING,
-                    now=now,
-                )
-            )
-        except NoChannel:
-            log.warning("form_not_sent_no_channel", booking_id=booking.pk, template_id=template.pk)
-    return sent
-
-
 # --- Overdue ------------------------------------------------------------------------------------
 
 

@@ -17,11 +17,11 @@ from bookings.tests.factories import BookingFactory, BookingTypeFactory
 from careops.errors import InvalidInput
 from contacts.tests.factories import ContactFactory
 from forms.models import FormSubmission, FormUpload
+from forms.selectors import templates_for_booking
 from forms.services import (
     AlreadySubmitted,
     LinkInvalid,
     form_send,
-    forms_send_for_booking,
     submission_from_token,
     submission_link,
     submission_submit,
@@ -205,7 +205,7 @@ def test_an_inactive_template_or_another_workspaces_contact_is_refused(
     assert not FormSubmission.objects.exists()
 
 
-def test_a_booking_is_sent_each_of_its_types_forms_once(workspace_a, contact):
+def test_a_booking_is_sent_the_live_forms_of_its_service(workspace_a, contact):
     booking_type = BookingTypeFactory(workspace=workspace_a)
     booking = BookingFactory(workspace=workspace_a, booking_type=booking_type, contact=contact)
     intake = FormTemplateFactory(workspace=workspace_a, booking_types=[booking_type])
@@ -213,18 +213,29 @@ def test_a_booking_is_sent_each_of_its_types_forms_once(workspace_a, contact):
     FormTemplateFactory(workspace=workspace_a, booking_types=[booking_type], is_active=False)
     FormTemplateFactory(workspace=workspace_a)  # not for this type
 
-    first = forms_send_for_booking(booking=booking)
-    second = forms_send_for_booking(booking=booking)
-
-    assert {s.template for s in first} == {intake, consent}
-    assert {s.pk for s in second} == {s.pk for s in first}
-    assert FormSubmission.objects.count() == 2
-    assert set(FormSubmission.objects.values_list("source", flat=True)) == {"booking"}
-    assert Message.objects.count() == 2
-    assert "for your appointment on" in Message.objects.first().body
+    assert set(templates_for_booking(booking=booking)) == {intake, consent}
 
 
-# --- The signed link ----------------------------------------------------------------------------
+def test_sending_a_bookings_form_twice_keeps_one_submission(workspace_a, contact):
+    booking_type = BookingTypeFactory(workspace=workspace_a)
+    booking = BookingFactory(workspace=workspace_a, booking_type=booking_type, contact=contact)
+    intake = FormTemplateFactory(workspace=workspace_a, booking_types=[booking_type])
+
+    first, second = (
+        form_send(
+            workspace=workspace_a,
+            template=intake,
+            contact=contact,
+            booking=booking,
+            source=FormSubmission.Source.BOOKING,
+        )
+        for _ in range(2)
+    )
+
+    assert first.pk == second.pk
+    assert FormSubmission.objects.get().source == "booking"
+    assert Message.objects.count() == 1
+    assert "for your appointment on" in Message.objects.get().body
 
 
 def test_the_link_is_absolute_and_names_the_submission(submission, settings):
