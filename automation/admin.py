@@ -71,6 +71,7 @@ class EventAdmin(ReadOnlyAdmin):
         "workspace",
         "dispatched_at",
         "attempts",
+        "next_attempt_at",
     ]
     list_filter = ["kind", DispatchedFilter, "workspace"]
     search_fields = ["=subject_id", "last_error"]
@@ -84,7 +85,8 @@ class EventAdmin(ReadOnlyAdmin):
         from automation.tasks import automation_dispatch_event
 
         ids = list(queryset.values_list("pk", flat=True))
-        Event.objects.filter(pk__in=ids).update(dispatched_at=None)
+        # Due at once, backoff or not (one given up gets one more attempt per action).
+        Event.objects.filter(pk__in=ids).update(dispatched_at=None, next_attempt_at=None)
         for event_id in ids:
             enqueue_on_commit(automation_dispatch_event, event_id)
         self.message_user(

@@ -9,19 +9,20 @@ import structlog
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from automation.db import is_constraint
 from automation.models import Alert, Rule
+from automation.selectors import OPEN
 from inventory.models import InventoryItem
 from workspaces.models import Membership
 
 log = structlog.get_logger(__name__)
 
 ONE_OPEN_CONSTRAINT = "automation_alert_one_open_per_subject"
-OPEN = Q(acknowledged_at__isnull=True, resolved_at__isnull=True)
 ITEM_SUBJECT = "inventory_item"
 
 
@@ -31,10 +32,6 @@ def _open_alerts(*, workspace, kind: str, subject_type: str, subject_id: int):
         .filter(OPEN, kind=kind, subject_type=subject_type, subject_id=subject_id)
         .order_by("pk")
     )
-
-
-def _is_constraint(exc: IntegrityError, name: str) -> bool:
-    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == name
 
 
 def alert_raise(
@@ -69,7 +66,7 @@ def alert_raise(
         except IntegrityError as exc:
             # Another transaction raised the same alert since our read: the constraint kept
             # one, and (READ COMMITTED) the next read sees it.
-            if not _is_constraint(exc, ONE_OPEN_CONSTRAINT):
+            if not is_constraint(exc, ONE_OPEN_CONSTRAINT):
                 raise
             continue
         log.info("alert_raised", alert_id=alert.pk, kind=kind, subject_id=subject_id)
@@ -127,22 +124,28 @@ def stock_low_raise(item: InventoryItem) -> tuple[Alert, bool]:
     )
 
 
-def alert_email_queue(alert: Alert) -> None:
+def alert_email_queue(alert: Alert | int) -> None:
     """Email the owners about the alert once the raising transaction commits."""
     from automation.tasks import automation_email_alert
     from careops.queue import enqueue_on_commit
 
-    enqueue_on_commit(automation_email_alert, alert.pk)
+    enqueue_on_commit(automation_email_alert, getattr(alert, "pk", alert))
 
 
 def inventory_check(*, now: datetime | None = None) -> int:
     """The hourly check: every active low item of a workspace whose low-stock rule is on gets
-    an open alert (an item low from the start raised no event; an event may have been lost
-    to a switched-off rule since switched on); the open stock alerts of items no longer low
-    are resolved. Safe to run twice. Returns how many alerts it raised."""
+    an alert (an item low from the start raised no event; an event may have been lost to a
+    switched-off rule since switched on), unless one raised since it went low is still
+    unresolved (acknowledged or not: staff acknowledging an alert are not alerted again until
+    the item is restocked and goes low again); the unresolved stock alerts of items no longer
+    low are resolved. Open alerts of workspaces emailing their owners that were never emailed
+    (the email task gave up, or its queueing was lost) are queued again. Safe to run twice.
+    Returns how many alerts it raised."""
     now = now or timezone.now()
     resolved = (
-        Alert.objects.filter(OPEN, kind=Alert.Kind.STOCK_LOW, subject_type=ITEM_SUBJECT)
+        Alert.objects.filter(
+            kind=Alert.Kind.STOCK_LOW, subject_type=ITEM_SUBJECT, resolved_at__isnull=True
+        )
         .exclude(
             Exists(
                 InventoryItem.objects.filter(
@@ -170,11 +173,12 @@ def inventory_check(*, now: datetime | None = None) -> int:
         .exclude(
             Exists(
                 Alert.objects.filter(
-                    OPEN,
                     kind=Alert.Kind.STOCK_LOW,
                     subject_type=ITEM_SUBJECT,
                     subject_id=OuterRef("pk"),
                     workspace_id=OuterRef("workspace_id"),
+                    resolved_at__isnull=True,
+                    created_at__gte=OuterRef("low_since"),
                 )
             )
         )
@@ -183,12 +187,24 @@ def inventory_check(*, now: datetime | None = None) -> int:
     raised = 0
     for item in list(items):
         with transaction.atomic():
-            alert, created = stock_low_raise(item)
-            if created and item.workspace_id in emailing:
-                alert_email_queue(alert)
+            _, created = stock_low_raise(item)
         raised += created
-    if raised or resolved:
-        log.info("inventory_checked", raised=raised, resolved=resolved)
+    # Every open, never-emailed stock alert of an emailing workspace (the ones just raised
+    # among them): the task sends each at most once (emailed_at under the alert's row lock).
+    unsent = list(
+        Alert.objects.filter(
+            OPEN,
+            kind=Alert.Kind.STOCK_LOW,
+            emailed_at__isnull=True,
+            workspace_id__in=emailing,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for alert_id in unsent:
+        alert_email_queue(alert_id)
+    if raised or resolved or unsent:
+        log.info("inventory_checked", raised=raised, resolved=resolved, emails=len(unsent))
     return raised
 
 

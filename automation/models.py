@@ -37,12 +37,16 @@ class Event(WorkspaceOwnedModel):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # After a failed attempt: not before this (backoff). Null: as soon as the sweep comes.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
-            # The outbox sweep: undispatched events, oldest first.
+            # The outbox sweep: undispatched events whose next attempt is due (null: new),
+            # new ones first, then retries, oldest first. (Plain column order: SQLite, the
+            # quickstart's database, has no NULLS FIRST in an index.)
             models.Index(
-                fields=["created_at"],
+                fields=["next_attempt_at", "created_at"],
                 condition=models.Q(dispatched_at__isnull=True),
                 name="automation_event_undispatched",
             ),
@@ -82,6 +86,11 @@ class Rule(WorkspaceOwnedModel):
     quiet_end = models.TimeField(null=True, blank=True, default=time(8))
     # Stock alerts: also email the workspace's owners.
     email_owners = models.BooleanField(default=False)
+    # The reminders must be planned again (the rule was switched on, or its timing changed):
+    # stored with the change, so a lost task never loses the re-plan (the reminders sweep
+    # does it). With replan_all_upcoming, every upcoming booking, not only unsent reminders.
+    replan_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    replan_all_upcoming = models.BooleanField(default=False, editable=False)
 
     class Meta:
         constraints = [
@@ -120,6 +129,8 @@ class Reminder(WorkspaceOwnedModel):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PLANNED)
     processed_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=255, blank=True)
+    # Failed sends so far: each moves due_at back (backoff); after the cap it is skipped.
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [

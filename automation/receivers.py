@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from django.dispatch import receiver
 
-from automation.alerts import alerts_resolve
 from automation.engine import event_record
-from automation.models import Alert, Event, Rule
-from automation.rules import rules_for
+from automation.models import Event, Rule
 from bookings.signals import booking_created, booking_rescheduled, booking_status_changed
 from contacts.signals import contact_created
 from forms.signals import form_overdue, form_submitted
@@ -78,16 +76,10 @@ def _submission_payload(submission) -> dict:
 
 @receiver(form_submitted, dispatch_uid="automation.form_submitted")
 def on_form_submitted(sender, submission, **kwargs) -> None:
+    # Its overdue alert is resolved by a housekeeping handler (automation.handlers.alerts),
+    # after commit: nothing here may fail the client's submission.
     _record(
         Event.Kind.FORM_SUBMITTED, "form_submission", submission, _submission_payload(submission)
-    )
-    # The form came in: its overdue alert is over, with the submission, whatever the rule's
-    # switch says (an alert raised before the rule was switched off must not stay open).
-    alerts_resolve(
-        workspace=submission.workspace_id,
-        kind=Alert.Kind.FORM_OVERDUE,
-        subject_type="form_submission",
-        subject_id=submission.pk,
     )
 
 
@@ -119,8 +111,16 @@ def on_stock_low(sender, item, **kwargs) -> None:
 
 def pause_on_reply_enabled(workspace) -> bool:
     """Messaging asks this when staff reply: does the reply pause the conversation's
-    automation? (The workspace's PAUSE_ON_REPLY rule, on by default.)"""
-    return rules_for(workspace)[Rule.Kind.PAUSE_ON_REPLY].is_enabled
+    automation? (The workspace's PAUSE_ON_REPLY rule, on by default: a workspace without the
+    row yet has it on.) Read-only: it runs inside the staff member's reply."""
+    enabled = (
+        Rule.objects.filter(
+            workspace_id=getattr(workspace, "pk", workspace), kind=Rule.Kind.PAUSE_ON_REPLY
+        )
+        .values_list("is_enabled", flat=True)
+        .first()
+    )
+    return enabled is not False
 
 
 set_pause_on_staff_reply(pause_on_reply_enabled)

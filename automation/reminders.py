@@ -1,9 +1,16 @@
 """Reminders before bookings: planned when a booking is made, re-planned when it moves,
 cancelled when it is called off, and sent by a sweep once due, once per booking start.
 
-A reminder is due `offset_minutes` (absolute time) before the start. One that falls in the quiet
-hours (wall-clock times in the workspace's time zone; the window may cross midnight) waits for the
-window's end, unless that end is not before the start: then there is none.
+A reminder is due `offset_minutes` (absolute time) before the start. When that moment has passed
+by the time it is planned (the booking was made or moved closer to its start than the offset, or
+its event was dispatched late) it is due at once, as long as the booking has not started: a late
+reminder is better than none. One that falls in the quiet hours (wall-clock times in the
+workspace's time zone; the window may cross midnight) waits for the window's end, unless that end
+is not before the start: then there is none. The sweep checks the quiet hours again when it
+sends (it may come late), and each reminder it does not send leaves a skipped run saying why.
+
+A send that fails is rolled back, recorded as a failed run, and tried again after a backoff
+(automation.engine.ATTEMPT_BACKOFF); after MAX_ATTEMPTS it is skipped with the last error.
 """
 
 from __future__ import annotations
@@ -11,10 +18,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from automation.engine import RunResult, run_record
+from automation.engine import (
+    MAX_ATTEMPTS,
+    RunResult,
+    reason_truncate,
+    retry_backoff,
+    run_record,
+)
 from automation.messages import booking_context, local_text, send_automated, workspace_tz
 from automation.models import AutomationRun, Reminder, Rule
 from bookings.ics import manage_url
@@ -23,6 +37,8 @@ from bookings.models import Booking
 log = structlog.get_logger(__name__)
 
 DONE = AutomationRun.Outcome.DONE
+SKIPPED = AutomationRun.Outcome.SKIPPED
+REPLAN_BATCH = 200
 
 
 def quiet_window_end(moment: datetime, rule: Rule, workspace) -> datetime | None:
@@ -51,25 +67,36 @@ def quiet_window_end(moment: datetime, rule: Rule, workspace) -> datetime | None
     return datetime.combine(end_date, end, tzinfo=tz).astimezone(UTC)
 
 
+def _quiet_reason(rule: Rule) -> str:
+    quiet = f"{rule.quiet_start:%H:%M} to {rule.quiet_end:%H:%M}"
+    return (
+        f"No reminder: it would fall in the quiet hours ({quiet}), which end only after the "
+        "booking starts."
+    )
+
+
+STARTED_REASON = "No reminder: the booking has already started."
+
+
 def reminder_due(booking, rule: Rule, *, now: datetime | None = None) -> tuple[datetime, str]:
-    """(when the reminder goes out, "") or (that moment, why none goes out)."""
+    """(when the reminder goes out, "") or (that moment, why none goes out).
+
+    Its time is `offset_minutes` before the start; once that has passed (a booking made or
+    moved closer to its start than the offset, an event dispatched late) it is now, unless the
+    booking has started. Then the quiet hours: the end of the window when that is before the
+    start, else none."""
     now = now or timezone.now()
     workspace = booking.workspace
     due = booking.start - timedelta(minutes=rule.offset_minutes)
+    if due <= now:
+        if booking.start <= now:
+            return due, STARTED_REASON
+        due = now
     window_end = quiet_window_end(due, rule, workspace)
     if window_end is not None:
         if window_end >= booking.start:
-            quiet = f"{rule.quiet_start:%H:%M} to {rule.quiet_end:%H:%M}"
-            return due, (
-                f"No reminder: it would fall in the quiet hours ({quiet}), which end only after "
-                "the booking starts."
-            )
+            return due, _quiet_reason(rule)
         due = window_end
-    if due <= now:
-        return due, (
-            "No reminder: the booking was made or moved after its reminder time "
-            f"({local_text(due, workspace)})."
-        )
     return due, ""
 
 
@@ -164,8 +191,69 @@ def _locked_reminder(booking, offset_minutes: int, due: datetime) -> Reminder:
 # --- Sending --------------------------------------------------------------------------------
 
 
+def reminders_replan(*, rule_id: int, all_upcoming: bool, now: datetime | None = None) -> int:
+    """Plan the reminders of the rule's workspace's upcoming active bookings again (the rule was
+    switched on, or its timing changed): those with a reminder not yet sent, or (all_upcoming)
+    every one. In batches, each booking in its own transaction; safe to run twice (a plan is
+    for the booking as it is). Returns how many bookings were planned."""
+    from bookings.models import ACTIVE_STATUSES
+
+    now = now or timezone.now()
+    rule = Rule.objects.select_related("workspace").filter(pk=rule_id).first()
+    if rule is None or rule.kind != Rule.Kind.BOOKING_REMINDER or not rule.is_enabled:
+        return 0
+    bookings = Booking.objects.for_workspace(rule.workspace_id).filter(
+        status__in=ACTIVE_STATUSES, start__gt=now
+    )
+    if not all_upcoming:
+        bookings = bookings.filter(
+            reminders__status__in=[Reminder.Status.PLANNED, Reminder.Status.SKIPPED]
+        ).distinct()
+    ids = list(bookings.order_by("start", "pk").values_list("pk", flat=True))
+    count = 0
+    for offset in range(0, len(ids), REPLAN_BATCH):
+        batch = Booking.objects.filter(pk__in=ids[offset : offset + REPLAN_BATCH]).order_by(
+            "start", "pk"
+        )
+        for booking in batch:
+            booking.workspace = rule.workspace  # the same row: spares a query per booking
+            reminder_plan(booking, rule, now=now)
+            count += 1
+    log.info("reminders_replanned", rule_id=rule_id, bookings=count)
+    return count
+
+
+def reminders_replan_requested(*, rule_id: int | None = None, now: datetime | None = None) -> int:
+    """Carry out the re-plans requested on reminder rules (rule_update stores the request with
+    the change): the one rule's, or every pending one (the sweep). A request made while a
+    re-plan runs stays for the next run: it is cleared only if it is still the one read.
+    Returns how many bookings were planned."""
+    rules = Rule.objects.filter(replan_requested_at__isnull=False)
+    if rule_id is not None:
+        rules = rules.filter(pk=rule_id)
+    count = 0
+    for rule_pk, requested_at, all_upcoming in rules.values_list(
+        "pk", "replan_requested_at", "replan_all_upcoming"
+    ):
+        count += reminders_replan(rule_id=rule_pk, all_upcoming=all_upcoming, now=now)
+        Rule.objects.filter(pk=rule_pk, replan_requested_at=requested_at).update(
+            replan_requested_at=None, replan_all_upcoming=False
+        )
+    return count
+
+
 def reminder_run_key(reminder: Reminder) -> str:
     return f"reminder:{reminder.pk}:{reminder.booking_start.isoformat()}"
+
+
+def reminder_previous_run(reminder_id: int, booking_start: datetime) -> AutomationRun | None:
+    """The run that already dealt with this reminder for this start (sent, or skipped by the
+    rule's message: a paused conversation, no channel), if any: then nothing more is sent.
+    The sweep and the dry run both ask it."""
+    key = f"reminder:{reminder_id}:{booking_start.isoformat()}"
+    return (
+        AutomationRun.objects.filter(key=key).exclude(outcome=AutomationRun.Outcome.FAILED).first()
+    )
 
 
 def _due(now: datetime):
@@ -185,11 +273,62 @@ def reminders_send_due(*, now: datetime | None = None, limit: int = 500) -> int:
         try:
             with transaction.atomic():
                 done += _send_one(reminder_id, now, rules)
-        except Exception:
-            # A bug or an outage on one reminder must not stop the others; it stays planned
-            # and the next sweep tries again.
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception as exc:
+            # A bug or an outage on one reminder must not stop the others: its work is rolled
+            # back, and it is tried again after a backoff.
             log.exception("reminder_send_crashed", reminder_id=reminder_id)
+            rules.clear()  # rules first created in the rolled-back transaction are gone
+            _note_failure(reminder_id, exc, now)
     return done
+
+
+def _note_failure(reminder_id: int, exc: Exception, now: datetime) -> None:
+    """Record the failed send (its own transaction), count it, and wait before the next try;
+    after MAX_ATTEMPTS the reminder is skipped with the error."""
+    from automation.rules import rules_for
+
+    try:
+        with transaction.atomic():
+            reminder = (
+                Reminder.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("booking")
+                .filter(pk=reminder_id, status=Reminder.Status.PLANNED)
+                .first()
+            )
+            if reminder is None:
+                return
+            error = reason_truncate(f"{type(exc).__name__}: {exc}")
+            rule = rules_for(reminder.workspace_id)[Rule.Kind.BOOKING_REMINDER]
+            booking = reminder.booking
+            failed = RunResult(
+                AutomationRun.Outcome.FAILED,
+                error,
+                contact_id=booking.contact_id,
+                booking_id=booking.pk,
+            )
+            run_record(rule=rule, key=reminder_run_key(reminder), result=failed, reminder=reminder)
+            reminder.attempts += 1
+            if reminder.attempts >= MAX_ATTEMPTS:
+                log.error("reminder_gave_up", reminder_id=reminder_id, error=error)
+                reason = f"Not sent after {reminder.attempts} attempts: {error}"
+                reminder.status, reminder.reason = Reminder.Status.SKIPPED, reason[:255]
+                reminder.processed_at = now
+            else:
+                reminder.due_at = now + retry_backoff(reminder.attempts)
+            reminder.save(
+                update_fields=[
+                    "attempts",
+                    "status",
+                    "reason",
+                    "processed_at",
+                    "due_at",
+                    "updated_at",
+                ]
+            )
+    except Exception:
+        log.exception("reminder_note_failed", reminder_id=reminder_id)
 
 
 def _reminder_rule(workspace_id: int, rules: dict[int, Rule]) -> Rule:
@@ -207,6 +346,31 @@ def _finish(reminder: Reminder, status: str, reason: str, now: datetime) -> int:
     return 1
 
 
+def _skip(reminder: Reminder, rule: Rule, reason: str, now: datetime) -> int:
+    """Skip the reminder at send time, with a skipped run on the booking's and contact's
+    history. Its key is of this skip alone: a rule switched back on (or a booking re-activated)
+    re-plans the same start, and that reminder must still go out."""
+    booking = reminder.booking
+    result = RunResult(SKIPPED, reason, contact_id=booking.contact_id, booking_id=booking.pk)
+    key = f"{reminder_run_key(reminder)}:skipped:{now.isoformat()}"
+    run_record(rule=rule, key=key, result=result, reminder=reminder)
+    return _finish(reminder, Reminder.Status.SKIPPED, reason, now)
+
+
+def _send_time_skip(reminder: Reminder, booking: Booking, rule: Rule, now: datetime) -> str:
+    """Why the reminder is not sent now after all, or ""."""
+    if not booking.is_active:
+        return _cancel_reason(booking)
+    if booking.start <= now:
+        return "The booking had already started."
+    if booking.start != reminder.booking_start:
+        # Moved, and its re-plan has not run yet: that re-plan re-arms it for the new start.
+        return "The booking was moved."
+    if not rule.is_enabled:
+        return "The reminder rule is switched off."
+    return ""
+
+
 def _send_one(reminder_id: int, now: datetime, rules: dict[int, Rule]) -> int:
     reminder = (
         _due(now)
@@ -221,24 +385,25 @@ def _send_one(reminder_id: int, now: datetime, rules: dict[int, Rule]) -> int:
         return 0
     skipped = Reminder.Status.SKIPPED
     key = reminder_run_key(reminder)
-    previous = AutomationRun.objects.filter(key=key).exclude(outcome=AutomationRun.Outcome.FAILED)
-    run = previous.first()
+    run = reminder_previous_run(reminder.pk, reminder.booking_start)
     if run is not None:
         # Already done for this start (a run that committed while its reminder's update was
         # lost, or a re-plan back to a start it was sent for).
         status = Reminder.Status.SENT if run.outcome == run.Outcome.SENT else skipped
         return _finish(reminder, status, run.reason, now)
     booking: Booking = reminder.booking
-    if not booking.is_active:
-        return _finish(reminder, skipped, _cancel_reason(booking), now)
-    if booking.start <= now:
-        return _finish(reminder, skipped, "The booking had already started.", now)
-    if booking.start != reminder.booking_start:
-        # Moved, and its re-plan has not run yet: that re-plan re-arms it for the new start.
-        return _finish(reminder, skipped, "The booking was moved.", now)
     rule = _reminder_rule(booking.workspace_id, rules)
-    if not rule.is_enabled:
-        return _finish(reminder, skipped, "The reminder rule is switched off.", now)
+    if reason := _send_time_skip(reminder, booking, rule, now):
+        return _skip(reminder, rule, reason, now)
+    # The sweep may come late (a beat or worker outage): no reminder inside the quiet hours.
+    window_end = quiet_window_end(now, rule, booking.workspace)
+    if window_end is not None:
+        if window_end >= booking.start:
+            return _skip(reminder, rule, _quiet_reason(rule), now)
+        reminder.due_at = window_end
+        reminder.save(update_fields=["due_at", "updated_at"])
+        log.info("reminder_waits_for_quiet_hours", reminder_id=reminder.pk, due_at=window_end)
+        return 0
     rule.workspace = booking.workspace  # the same row: spares a query
     result = send_automated(
         rule=rule,

@@ -1,5 +1,5 @@
-"""A workspace's rules: created with their defaults on first read, edited by owners, and
-tried without sending (dry run)."""
+"""A workspace's rules: created with their defaults on first read, and edited by owners (the
+dry run, trying one without sending, is automation.dry_run)."""
 
 from __future__ import annotations
 
@@ -90,12 +90,6 @@ APPLIES_TO: dict[str, tuple[str, ...] | None] = {
 OFFSET_MIN = 5
 OFFSET_MAX = 60 * 24 * 30  # mirrors automation_rule_offset_valid
 SUBJECT_MAX_LENGTH = 255
-NEEDS_BOOKING = (
-    Rule.Kind.BOOKING_CONFIRMATION,
-    Rule.Kind.BOOKING_FORMS,
-    Rule.Kind.BOOKING_REMINDER,
-)
-SWITCHED_OFF = "This rule is switched off."
 
 
 def _as_bool(name: str, value: Any, errors: dict[str, list[str]]) -> bool | None:
@@ -204,222 +198,40 @@ def rule_update(*, rule: Rule, actor, **changes: Any) -> Rule:
     """Owners change is_enabled, subject, body, sms_body, offset_minutes, quiet_start,
     quiet_end, email_owners. The message texts are checked with messaging.rendering's
     template_validate (InvalidInput naming the field); offset 5 min..30 days; quiet hours both
-    set or both empty. Changing the reminder offset re-plans the planned reminders.
+    set or both empty.
 
     Changing when reminders go (the offset, the quiet hours) re-plans the upcoming bookings'
     reminders; switching the reminder rule on plans them for the upcoming bookings made while
-    it was off."""
+    it was off. The request only saves the rule with the re-plan requested on it; a task queued
+    on commit does the work, or the reminders sweep when that task is lost."""
     cleaned = _clean_changes(rule, changes)
     if not cleaned:
         return rule
     was_enabled = rule.is_enabled
+    replan = (
+        rule.kind == Rule.Kind.BOOKING_REMINDER
+        and cleaned.get("is_enabled", rule.is_enabled)
+        and (bool({"offset_minutes", "quiet_start", "quiet_end"} & set(cleaned)) or not was_enabled)
+    )
     with transaction.atomic():
         for name, value in cleaned.items():
             setattr(rule, name, value)
-        rule.save(update_fields=[*cleaned, "updated_at"])
-        replanned = 0
-        if rule.kind == Rule.Kind.BOOKING_REMINDER and rule.is_enabled:
-            timing = {"offset_minutes", "quiet_start", "quiet_end"} & set(cleaned)
-            if timing or not was_enabled:
-                replanned = _reminders_replan(rule, all_upcoming=not was_enabled)
+        fields = [*cleaned, "updated_at"]
+        if replan:
+            from automation.tasks import automation_replan_reminders
+            from careops.queue import enqueue_on_commit
+
+            rule.replan_requested_at = timezone.now()
+            rule.replan_all_upcoming = rule.replan_all_upcoming or not was_enabled
+            fields += ["replan_requested_at", "replan_all_upcoming"]
+            enqueue_on_commit(automation_replan_reminders, rule.pk)
+        rule.save(update_fields=fields)
     log.info(
         "rule_updated",
         rule_id=rule.pk,
         kind=rule.kind,
         fields=sorted(cleaned),
-        replanned=replanned,
+        replan=replan,
         actor=getattr(actor, "pk", None),
     )
     return rule
-
-
-def _reminders_replan(rule: Rule, *, all_upcoming: bool) -> int:
-    """Plan the reminders of the workspace's upcoming active bookings again: those with a
-    reminder not yet sent, or (all_upcoming) every one."""
-    from automation.models import Reminder
-    from automation.reminders import reminder_plan
-    from bookings.models import ACTIVE_STATUSES, Booking
-
-    now = timezone.now()
-    bookings = Booking.objects.for_workspace(rule.workspace_id).filter(
-        status__in=ACTIVE_STATUSES, start__gt=now
-    )
-    if not all_upcoming:
-        bookings = bookings.filter(
-            reminders__status__in=[Reminder.Status.PLANNED, Reminder.Status.SKIPPED]
-        ).distinct()
-    count = 0
-    for booking in bookings.select_related("workspace").order_by("start").iterator():
-        reminder_plan(booking, rule, now=now)
-        count += 1
-    return count
-
-
-# --- Dry run -----------------------------------------------------------------------------------
-
-
-def _dry(would: str, reason: str = "", **fields: Any) -> dict[str, Any]:
-    result: dict[str, Any] = {
-        "would": would,
-        "reason": reason,
-        "channel": "",
-        "to": "",
-        "subject": "",
-        "body": "",
-        "attachments": [],
-    }
-    result.update(fields)
-    return result
-
-
-def _subject_of(rule: Rule, contact, booking):
-    """The contact and booking a dry run is about, checked against the rule's workspace."""
-    errors: dict[str, list[str]] = {}
-    if booking is not None and booking.workspace_id != rule.workspace_id:
-        errors["booking_id"] = ["Choose a booking of this workspace."]
-    if contact is not None and contact.workspace_id != rule.workspace_id:
-        errors["contact_id"] = ["Choose a contact of this workspace."]
-    if (
-        not errors
-        and booking is not None
-        and contact is not None
-        and booking.contact_id != contact.pk
-    ):
-        errors["booking_id"] = ["Choose a booking of this contact."]
-    if rule.kind in NEEDS_BOOKING and booking is None:
-        errors["booking_id"] = ["Choose a booking to try this rule on."]
-    if rule.kind == Rule.Kind.WELCOME and contact is None and booking is None:
-        errors["contact_id"] = ["Choose a contact to try this rule on."]
-    if errors:
-        raise InvalidInput(fields=errors)
-    if booking is not None:
-        contact = booking.contact
-    return contact, booking
-
-
-def rule_dry_run(*, rule: Rule, contact=None, booking=None) -> dict[str, Any]:
-    """What the rule would do now for this contact or booking, without doing it:
-    {"would": "send"|"skip"|"act", "reason", "channel", "to", "subject", "body",
-    "attachments": [filename, ...]}. InvalidInput when the rule needs a booking and none is
-    given (or a contact).
-
-    The reminder rule adds "when" (local text) and "due_at"; the forms rule adds "forms" (the
-    names it would send). A switched-off rule would "skip", and still shows its message."""
-    contact, booking = _subject_of(rule, contact, booking)
-    if rule.kind in MESSAGE_RULES:
-        result = _dry_message(rule, contact, booking)
-    elif rule.kind == Rule.Kind.BOOKING_FORMS:
-        result = _dry_forms(rule, booking)
-    else:
-        result = _dry("act", _ACTS[rule.kind](rule))
-    if not rule.is_enabled:
-        result.update(would="skip", reason=SWITCHED_OFF)
-    return result
-
-
-_ACTS = {
-    Rule.Kind.PAUSE_ON_REPLY: lambda rule: (
-        "A staff member's reply would pause automation for the conversation until a staff "
-        "member resumes it."
-    ),
-    Rule.Kind.FORM_OVERDUE: lambda rule: (
-        "A form still pending after its due time would be marked overdue, and staff alerted."
-    ),
-    Rule.Kind.STOCK_LOW: lambda rule: (
-        "An item below its threshold would raise an alert for staff"
-        + (" and email the owners." if rule.email_owners else ".")
-    ),
-}
-
-
-def _dry_message(rule: Rule, contact, booking) -> dict[str, Any]:
-    from automation.handlers.messages import ics_attachment
-    from automation.messages import Skip, booking_context, local_text, message_draft
-    from automation.models import Reminder
-    from bookings.ics import manage_url
-
-    context: dict[str, Any] = {}
-    attachments: list[dict] = []
-    extra: dict[str, Any] = {}
-    skip = ""
-    if booking is not None:
-        if not booking.is_active:
-            skip = f"The booking is {booking.get_status_display().lower()}."
-        context = {"booking": booking_context(booking), "link": manage_url(booking)}
-        if rule.kind == Rule.Kind.BOOKING_CONFIRMATION:
-            attachments = [ics_attachment(booking)]
-    if rule.kind == Rule.Kind.BOOKING_REMINDER and not skip:
-        from automation.reminders import reminder_due
-
-        due, skip = reminder_due(booking, rule)
-        extra = {"when": local_text(due, booking.workspace), "due_at": due.isoformat()}
-        already_sent = (
-            Reminder.objects.for_workspace(rule.workspace_id)
-            .filter(
-                booking=booking,
-                offset_minutes=rule.offset_minutes,
-                booking_start=booking.start,
-                status=Reminder.Status.SENT,
-            )
-            .exists()
-        )
-        if already_sent:
-            skip = "The reminder for this start was already sent."
-    try:
-        draft = message_draft(rule=rule, contact=contact, context=context, attachments=attachments)
-    except Skip as exc:
-        return _dry("skip", skip or exc.reason, **extra)
-    fields = {
-        "channel": draft.channel,
-        "to": draft.to,
-        "subject": draft.subject,
-        "body": draft.body,
-        "attachments": draft.attachment_names,
-        **extra,
-    }
-    if skip:
-        return _dry("skip", skip, **fields)
-    reason = f"Would send by {draft.channel} to {draft.to}"
-    if "when" in extra:
-        reason += f" at {extra['when']}"
-    return _dry("send", reason + ".", **fields)
-
-
-def _dry_forms(rule: Rule, booking) -> dict[str, Any]:
-    from automation.handlers.messages import booking_form_templates
-    from automation.messages import NO_CHANNEL_REASON, paused_reason
-    from forms.models import FormSubmission
-    from messaging.models import Conversation
-    from messaging.services import NoChannel, choose_channel
-
-    if not booking.is_active:
-        return _dry("skip", f"The booking is {booking.get_status_display().lower()}.")
-    templates = list(booking_form_templates(booking))
-    if not templates:
-        return _dry("skip", f"No forms are linked to {booking.booking_type.name}.")
-    already = set(
-        FormSubmission.objects.for_workspace(rule.workspace_id)
-        .filter(booking=booking, template__in=templates)
-        .values_list("template_id", flat=True)
-    )
-    to_send = [t.name for t in templates if t.pk not in already and t.fields]
-    if not to_send:
-        return _dry("skip", "Its forms were already sent.", forms=[])
-    reason = paused_reason(booking.workspace_id, booking.contact)
-    if reason:
-        return _dry("skip", reason, forms=to_send)
-    contact = booking.contact
-    conversation = (
-        Conversation.objects.for_workspace(rule.workspace_id).filter(contact=contact).first()
-    )
-    try:
-        channel = choose_channel(contact, conversation, None)
-    except NoChannel:
-        return _dry("skip", NO_CHANNEL_REASON, forms=to_send)
-    return _dry(
-        "send",
-        "Would send " + ", ".join(to_send) + ".",
-        channel=channel,
-        to=contact.email if channel == "email" else contact.phone,
-        forms=to_send,
-    )

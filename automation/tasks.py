@@ -3,6 +3,8 @@ run twice (a dispatched event is not dispatched again, a run's key is unique).""
 
 from __future__ import annotations
 
+from smtplib import SMTPException
+
 from celery import shared_task
 
 from automation import engine
@@ -23,8 +25,9 @@ def automation_dispatch_pending() -> int:
 
 @shared_task
 def automation_send_due_reminders() -> int:
-    from automation.reminders import reminders_send_due
+    from automation.reminders import reminders_replan_requested, reminders_send_due
 
+    reminders_replan_requested()  # any re-plan whose own task was lost
     return reminders_send_due()
 
 
@@ -35,8 +38,25 @@ def automation_check_inventory() -> int:
     return inventory_check()
 
 
-@shared_task
-def automation_email_alert(alert_id: int):
+# A mail server that is down or refuses for a while: retried with backoff (30 s, 1, 2, 4, 8 min,
+# jittered); after that the hourly inventory check queues the alert's email again.
+@shared_task(
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def automation_email_alert(alert_id: int) -> bool:
     from automation.alerts import alert_email_owners
 
     return alert_email_owners(alert_id=alert_id)
+
+
+@shared_task
+def automation_replan_reminders(rule_id: int) -> int:
+    """Queued when the reminder rule is switched on or its timing changes: re-plans the
+    workspace's upcoming reminders in batches, outside the owner's request."""
+    from automation.reminders import reminders_replan_requested
+
+    return reminders_replan_requested(rule_id=rule_id)

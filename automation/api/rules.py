@@ -8,7 +8,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from automation import rules
+from automation import dry_run, rules
 from automation.models import Rule
 from bookings.models import Booking
 from careops.errors import InvalidInput
@@ -169,5 +169,5 @@ class RuleViewSet(
             )
             if booking is None:
                 raise InvalidInput(fields={"booking_id": ["No such booking in this workspace."]})
-        result = rules.rule_dry_run(rule=rule, contact=contact, booking=booking)
+        result = dry_run.rule_dry_run(rule=rule, contact=contact, booking=booking)
         return Response(DryRunResultSerializer(result).data)

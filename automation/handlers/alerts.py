@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from automation.alerts import alert_email_queue, alert_raise, stock_low_raise
+from automation.alerts import alert_email_queue, alert_raise, alerts_resolve, stock_low_raise
 from automation.engine import RunResult, handles
 from automation.models import Alert, AutomationRun, Event, Rule
 from forms.models import FormSubmission
@@ -41,6 +41,30 @@ def form_overdue_alert(event: Event, rule: Rule) -> RunResult:
     )
     reason = "Alert raised for staff." if created else "An alert was already open."
     return RunResult(Outcome.DONE, reason, **about)
+
+
+@handles(Event.Kind.FORM_SUBMITTED, Rule.Kind.FORM_OVERDUE, always=True)
+def form_submitted_resolve(event: Event, rule: Rule) -> RunResult | None:
+    """The form came in: its overdue alert is over, whatever the rule's switch says (an alert
+    raised before the rule was switched off must not stay open). Housekeeping: a run is
+    recorded only when an alert was closed."""
+    resolved = alerts_resolve(
+        workspace=event.workspace_id,
+        kind=Alert.Kind.FORM_OVERDUE,
+        subject_type=SUBMISSION_SUBJECT,
+        subject_id=event.subject_id,
+    )
+    if not resolved:
+        return None
+    # Ids of rows that exist (the submission's own), not the payload's: a run naming a deleted
+    # contact would fail the dispatch at commit.
+    submission = _submission(event)
+    about = (
+        {"contact_id": submission.contact_id, "booking_id": submission.booking_id}
+        if submission is not None
+        else {}
+    )
+    return RunResult(Outcome.DONE, "The form came in: its overdue alert is resolved.", **about)
 
 
 @handles(Event.Kind.STOCK_LOW, Rule.Kind.STOCK_LOW)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from automation.engine import RunResult, handles
+from automation.engine import RunResult, handles, reason_truncate
 from automation.messages import booking_context, paused_reason, send_automated
 from automation.models import AutomationRun, Event, Rule
 from automation.reminders import reminder_plan
@@ -11,38 +11,49 @@ from bookings.models import Booking
 from careops.errors import InvalidInput
 from contacts.models import Contact
 from forms.models import FormSubmission, FormTemplate
+from forms.selectors import templates_for_booking
 from forms.services import form_send
 from messaging.models import Conversation
 
 SKIPPED = AutomationRun.Outcome.SKIPPED
 DONE = AutomationRun.Outcome.DONE
 PAUSED_UNTIL_RESUMED = "Automation paused for this conversation until a staff member resumes it."
-REASON_LENGTH = 500
+NOT_PAUSED = "Automation was not paused: the conversation was resumed, or is gone."
+
+_NOT_LOADED = object()
 
 
 def _booking(event: Event) -> Booking | None:
-    return (
-        Booking.objects.for_workspace(event.workspace_id)
-        .select_related("workspace", "booking_type", "contact")
-        .filter(pk=event.subject_id)
-        .first()
-    )
+    """The event's booking, read once per dispatch: the handlers of one event share the event
+    instance (booking.created has three of them). Handlers only read it."""
+    booking = event.__dict__.get("_booking", _NOT_LOADED)
+    if booking is _NOT_LOADED:
+        booking = (
+            Booking.objects.for_workspace(event.workspace_id)
+            .select_related("workspace", "booking_type", "contact")
+            .filter(pk=event.subject_id)
+            .first()
+        )
+        event.__dict__["_booking"] = booking
+    return booking
 
 
 def _gone(event: Event, what: str) -> RunResult:
     # Only ids of rows that still exist: a run pointing at a deleted one fails at commit.
     contact_id = event.payload.get("contact_id")
-    if contact_id and not Contact.objects.filter(pk=contact_id).exists():
+    contacts = Contact.objects.for_workspace(event.workspace_id)
+    if contact_id and not contacts.filter(pk=contact_id).exists():
         contact_id = None
     return RunResult(SKIPPED, f"The {what} no longer exists.", contact_id=contact_id)
 
 
+def inactive_reason(booking: Booking) -> str:
+    return f"The booking is {booking.get_status_display().lower()}."
+
+
 def _inactive(booking: Booking) -> RunResult:
     return RunResult(
-        SKIPPED,
-        f"The booking is {booking.get_status_display().lower()}.",
-        contact_id=booking.contact_id,
-        booking_id=booking.pk,
+        SKIPPED, inactive_reason(booking), contact_id=booking.contact_id, booking_id=booking.pk
     )
 
 
@@ -99,27 +110,35 @@ def booking_confirmation(event: Event, rule: Rule) -> RunResult:
     )
 
 
-def booking_form_templates(booking: Booking):
-    """The forms a booking is sent: the live ones linked to its service."""
-    return (
-        FormTemplate.objects.for_workspace(booking.workspace_id)
-        .filter(booking_types=booking.booking_type_id, is_active=True, archived_at__isnull=True)
-        .order_by("name", "pk")
+def booking_forms_to_send(booking: Booking) -> tuple[list[FormTemplate], str]:
+    """The forms rule's decision, for its handler and its dry run: the booking's forms not yet
+    sent to it (live, linked to its service, with fields), or ([], why none)."""
+    if not booking.is_active:
+        return [], inactive_reason(booking)
+    templates = list(templates_for_booking(booking=booking))
+    if not templates:
+        return [], f"No forms are linked to {booking.booking_type.name}."
+    already = set(
+        FormSubmission.objects.for_workspace(booking.workspace_id)
+        .filter(booking=booking, template__in=templates)
+        .values_list("template_id", flat=True)
     )
+    to_send = [t for t in templates if t.pk not in already and t.fields]
+    if not to_send:
+        return [], "Its forms were already sent."
+    return to_send, ""
 
 
 @handles(Event.Kind.BOOKING_CREATED, Rule.Kind.BOOKING_FORMS)
 def booking_forms(event: Event, rule: Rule) -> RunResult:
-    """Send the booking's forms, each once per booking (form_send returns the one already sent)."""
+    """Send the booking's forms not sent to it yet (booking_forms_to_send)."""
     booking = _booking(event)
     if booking is None:
         return _gone(event, "booking")
     ids = {"contact_id": booking.contact_id, "booking_id": booking.pk}
-    if not booking.is_active:
-        return _inactive(booking)
-    templates = list(booking_form_templates(booking))
-    if not templates:
-        return RunResult(SKIPPED, f"No forms are linked to {booking.booking_type.name}.", **ids)
+    templates, skip = booking_forms_to_send(booking)
+    if skip:
+        return RunResult(SKIPPED, skip, **ids)
     reason = paused_reason(booking.workspace, booking.contact)
     if reason:
         return RunResult(SKIPPED, reason, **ids)
@@ -141,15 +160,11 @@ def booking_forms(event: Event, rule: Rule) -> RunResult:
         else:
             sent.append(template.name)
     if not sent:
-        return RunResult(SKIPPED, _truncate("Not sent: " + "; ".join(not_sent) + "."), **ids)
+        return RunResult(SKIPPED, reason_truncate("Not sent: " + "; ".join(not_sent) + "."), **ids)
     reason = "Sent " + ", ".join(sent) + "."
     if not_sent:
         reason += " Not sent: " + "; ".join(not_sent) + "."
-    return RunResult(DONE, _truncate(reason), **ids)
-
-
-def _truncate(text: str) -> str:
-    return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 1] + "…"
+    return RunResult(DONE, reason_truncate(reason), **ids)
 
 
 @handles(Event.Kind.BOOKING_CREATED, Rule.Kind.BOOKING_REMINDER)
@@ -166,11 +181,14 @@ def booking_reminder(event: Event, rule: Rule) -> RunResult:
 @handles(Event.Kind.STAFF_REPLIED, Rule.Kind.PAUSE_ON_REPLY)
 def pause_on_reply(event: Event, rule: Rule) -> RunResult:
     """Messaging paused the conversation when the reply was saved (this rule being on); the run
-    records it on the contact's history."""
+    records it on the contact's history, or why it is not paused (resumed since, or gone)."""
     conversation = (
         Conversation.objects.for_workspace(event.workspace_id)
         .filter(pk=event.payload.get("conversation_id"))
         .first()
     )
-    contact_id = conversation.contact_id if conversation else event.payload.get("contact_id")
-    return RunResult(DONE, PAUSED_UNTIL_RESUMED, contact_id=contact_id)
+    if conversation is None:
+        return _gone(event, "conversation")
+    if not conversation.automation_paused:
+        return RunResult(SKIPPED, NOT_PAUSED, contact_id=conversation.contact_id)
+    return RunResult(DONE, PAUSED_UNTIL_RESUMED, contact_id=conversation.contact_id)

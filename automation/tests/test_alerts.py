@@ -209,9 +209,12 @@ def test_completing_an_overdue_form_resolves_its_alert(
     alert = Alert.objects.get()
     assert alert.resolved_at is not None
     assert not alert.is_open
-    # The alert was raised by the rule's run; the completion closes it without one.
+    # The alert was raised by the rule's run; the completion's run says it closed it.
     runs = AutomationRun.objects.filter(rule__kind=Rule.Kind.FORM_OVERDUE).order_by("pk")
-    assert [run.outcome for run in runs] == ["done"]
+    assert [(run.outcome, run.reason) for run in runs] == [
+        ("done", "Alert raised for staff."),
+        ("done", "The form came in: its overdue alert is resolved."),
+    ]
 
 
 def test_completing_a_form_resolves_its_alert_with_the_rule_switched_off(
@@ -379,3 +382,132 @@ def test_the_inventory_check_emails_owners_when_the_rule_says_so(
 
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [owner.email]
+
+
+def test_an_acknowledged_low_stock_alert_is_not_raised_again_by_the_hourly_check(
+    gloves, workspace_a, owner, staff, django_capture_on_commit_callbacks
+):
+    rule_set(workspace_a, Rule.Kind.STOCK_LOW, email_owners=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_move(item=gloves, kind=Kind.USAGE, quantity=3, actor=staff)
+    alert_acknowledge(alert=Alert.objects.get(), actor=staff)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inventory_check() == 0
+        assert inventory_check() == 0
+
+    assert Alert.objects.count() == 1
+    assert len(mail.outbox) == 1  # the first alert's email, no other
+
+
+def test_an_item_low_again_after_a_restock_is_alerted_again_despite_the_acknowledged_alert(
+    gloves, workspace_a, staff, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_move(item=gloves, kind=Kind.USAGE, quantity=3, actor=staff)
+    alert_acknowledge(alert=Alert.objects.get(), actor=staff)
+    stock_move(item=gloves, kind=Kind.RESTOCK, quantity=20, actor=staff)
+    inventory_check()  # restocked: the acknowledged alert is resolved
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stock_move(item=gloves, kind=Kind.USAGE, quantity=21, actor=staff)
+
+    assert Alert.objects.get(resolved_at__isnull=True).acknowledged_at is None
+    assert Alert.objects.count() == 2
+
+
+def test_the_inventory_check_emails_an_open_alert_whose_email_was_lost(
+    gloves, workspace_a, owner, django_capture_on_commit_callbacks
+):
+    # Raised with the rule's email on, but the email task never ran (the broker was down).
+    alert, _ = alert_raise(
+        workspace=workspace_a,
+        kind=Alert.Kind.STOCK_LOW,
+        subject_type="inventory_item",
+        subject_id=gloves.pk,
+        message="Gloves are low",
+    )
+    InventoryItem.objects.filter(pk=gloves.pk).update(quantity_on_hand=1, low_since=timezone.now())
+    rule_set(workspace_a, Rule.Kind.STOCK_LOW, email_owners=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert inventory_check() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        inventory_check()
+
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [owner.email]
+    alert.refresh_from_db()
+    assert alert.emailed_at is not None
+
+
+def test_the_owners_email_is_retried_when_the_mail_server_fails(workspace_a, owner, monkeypatch):
+    from smtplib import SMTPServerDisconnected
+
+    from automation import tasks
+
+    alert, _ = raise_for(workspace_a)
+    failures = []
+    real_send = mail.send_mail
+
+    def flaky_send(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise SMTPServerDisconnected("connection lost")
+        return real_send(*args, **kwargs)
+
+    monkeypatch.setattr("automation.alerts.send_mail", flaky_send)
+    # Run as a worker would (not propagating): Celery's eager apply runs the retry at once.
+    result = tasks.automation_email_alert.apply(args=[alert.pk], throw=False)
+
+    assert result.get() is True
+
+    assert failures == [1]
+    assert len(mail.outbox) == 1
+    alert.refresh_from_db()
+    assert alert.emailed_at is not None
+
+
+def test_completing_a_form_leaves_the_alert_to_the_dispatch_after_commit(
+    overdue_soon, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        submissions_mark_overdue()
+
+    # The client's submission itself writes no alert (its resolve cannot fail the request).
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        submission_submit(
+            submission=FormSubmission.objects.get(pk=overdue_soon.pk),
+            data={
+                "full_name": "Ada Lovelace",
+                "visit": "Yes",
+                "consent": True,
+                "signature": "Ada Lovelace",
+            },
+        )
+    assert Alert.objects.get().is_open
+    for callback in queued:
+        callback()
+
+    assert Alert.objects.get().resolved_at is not None
+
+
+def test_a_form_completed_without_an_overdue_alert_records_no_run(
+    workspace_a, django_capture_on_commit_callbacks
+):
+    template = FormTemplateFactory(workspace=workspace_a)
+    submission = FormSubmissionFactory(workspace=workspace_a, template=template)
+    Event.objects.all().delete()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        from automation.engine import event_record
+
+        event_record(
+            workspace=workspace_a,
+            kind=Event.Kind.FORM_SUBMITTED,
+            subject_type="form_submission",
+            subject_id=submission.pk,
+        )
+
+    assert Event.objects.get().dispatched_at is not None
+    assert not AutomationRun.objects.exists()

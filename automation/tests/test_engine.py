@@ -198,8 +198,133 @@ def test_a_raising_handler_is_a_failed_run_and_the_other_rules_still_run(workspa
     assert AutomationRun.objects.get(rule__kind=Rule.Kind.WELCOME).outcome == SENT
     assert len(welcome.calls) == 1
     event.refresh_from_db()
-    assert event.dispatched_at is not None
     assert event.last_error == "stock_low: RuntimeError: provider exploded"
+    # Not given up: it waits for its next attempt (see the retry tests below).
+    assert event.dispatched_at is None
+    assert event.attempts == 1
+
+
+# --- Retries ------------------------------------------------------------------------------------
+
+
+def test_a_failed_rule_is_retried_after_a_backoff_and_only_that_rule_runs_again(
+    workspace_a, monkeypatch
+):
+    flaky = Recorder(error=RuntimeError("provider down"))
+    welcome = Recorder()
+    monkeypatch.setitem(
+        engine.HANDLERS, KIND, [(Rule.Kind.STOCK_LOW, flaky), (Rule.Kind.WELCOME, welcome)]
+    )
+    event = event_for(ContactFactory(workspace=workspace_a))
+    now = timezone.now()
+
+    engine.event_dispatch(event.pk, now=now)
+    event.refresh_from_db()
+    assert (event.dispatched_at, event.next_attempt_at) == (None, now + timedelta(minutes=1))
+
+    # Before the backoff is over, neither a redelivered task nor the sweep runs it.
+    assert engine.event_dispatch(event.pk, now=now + timedelta(seconds=50)) == 0
+    assert engine.events_dispatch_pending(now=now + timedelta(seconds=50)) == 0
+    assert len(flaky.calls) == 1
+
+    flaky.error = None
+    assert engine.events_dispatch_pending(now=now + timedelta(minutes=2)) == 1
+
+    event.refresh_from_db()
+    assert event.dispatched_at is not None
+    assert (event.attempts, event.last_error) == (2, "")
+    assert (len(flaky.calls), len(welcome.calls)) == (2, 1)  # the welcome was not run again
+    runs = AutomationRun.objects.filter(rule__kind=Rule.Kind.STOCK_LOW).order_by("pk")
+    assert [run.outcome for run in runs] == ["failed", SENT]
+
+
+def test_an_event_failing_every_time_is_given_up_after_the_attempt_cap(workspace_a, monkeypatch):
+    broken = Recorder(error=RuntimeError("provider down"))
+    monkeypatch.setitem(engine.HANDLERS, KIND, [(Rule.Kind.WELCOME, broken)])
+    event = event_for(ContactFactory(workspace=workspace_a))
+    now = timezone.now()
+    waits = []
+
+    for _ in range(engine.MAX_ATTEMPTS):
+        engine.event_dispatch(event.pk, now=now)
+        event.refresh_from_db()
+        if event.next_attempt_at:
+            waits.append(event.next_attempt_at - now)
+            now = event.next_attempt_at
+
+    assert waits == [timedelta(minutes=m) for m in (1, 5, 15, 60)]
+    assert event.dispatched_at is not None
+    assert event.next_attempt_at is None
+    assert event.attempts == engine.MAX_ATTEMPTS
+    assert event.last_error == "welcome: RuntimeError: provider down"
+    assert AutomationRun.objects.filter(outcome="failed").count() == engine.MAX_ATTEMPTS
+    assert engine.events_dispatch_pending(now=now + timedelta(days=1)) == 0
+
+
+def test_a_failing_event_waiting_for_its_retry_does_not_hold_back_newer_ones(workspace_a, welcome):
+    contact = ContactFactory(workspace=workspace_a)
+    now = timezone.now()
+    waiting = event_for(contact, attempts=1, next_attempt_at=now + timedelta(minutes=5))
+    Event.objects.filter(pk=waiting.pk).update(created_at=now - timedelta(hours=1))
+    newer = event_for(contact)
+    Event.objects.filter(pk=newer.pk).update(created_at=now - timedelta(minutes=1))
+
+    assert engine.events_dispatch_pending(now=now, limit=1) == 1
+
+    assert Event.objects.get(pk=newer.pk).dispatched_at is not None
+    assert Event.objects.get(pk=waiting.pk).dispatched_at is None
+
+
+def test_a_dispatch_failing_outside_the_handlers_waits_before_the_next_attempt(
+    workspace_a, welcome, monkeypatch
+):
+    event = event_for(ContactFactory(workspace=workspace_a))
+    now = timezone.now()
+
+    def broken_rules(workspace):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(engine, "rules_for", broken_rules)
+    assert engine.event_dispatch(event.pk, now=now) == 0
+
+    event.refresh_from_db()
+    assert (event.attempts, event.dispatched_at) == (1, None)
+    assert event.next_attempt_at == now + timedelta(minutes=1)
+    assert event.last_error == "RuntimeError: database hiccup"
+
+
+def test_a_soft_time_limit_ends_the_dispatch_instead_of_being_counted(
+    workspace_a, welcome, monkeypatch
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    event = event_for(ContactFactory(workspace=workspace_a))
+
+    def out_of_time(workspace):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(engine, "rules_for", out_of_time)
+    with pytest.raises(SoftTimeLimitExceeded):
+        engine.event_dispatch(event.pk)
+
+    event.refresh_from_db()
+    assert (event.attempts, event.dispatched_at, event.next_attempt_at) == (0, None, None)
+
+
+def test_the_sweep_reads_each_workspaces_rules_once(
+    workspace_a, welcome, django_assert_max_num_queries
+):
+    contact = ContactFactory(workspace=workspace_a)
+    rules_for(workspace_a)
+    for _ in range(3):
+        event_for(contact)
+    Event.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+
+    # 28 queries: the pick (savepoint, select, release); the rules, once; then per event
+    # (3 x 8): savepoint, lock the event, the runs already done, the run's savepoint, insert,
+    # release, the event's update, release. Read per event, the rules would make it 30.
+    with django_assert_max_num_queries(28):
+        assert engine.events_dispatch_pending() == 3
 
 
 def test_a_failed_runs_reason_is_cut_to_fit(workspace_a, monkeypatch):

@@ -191,6 +191,17 @@ def test_a_staff_reply_leaves_automation_running_when_the_pause_rule_is_off(work
     assert Event.objects.get().kind == Event.Kind.STAFF_REPLIED  # still recorded
 
 
+def test_a_staff_reply_in_a_workspace_without_rules_yet_pauses_and_creates_no_rule(
+    workspace_a, staff
+):
+    conversation = ConversationFactory(contact=ContactFactory(workspace=workspace_a))
+
+    message_send(conversation=conversation, body="I'll take it from here.", actor=staff)
+
+    assert Conversation.objects.get(pk=conversation.pk).automation_paused is True
+    assert not Rule.objects.exists()  # the reply's transaction only read
+
+
 def test_stock_falling_to_its_threshold_records_stock_low_once(workspace_a, staff):
     item = InventoryItemFactory(workspace=workspace_a, quantity_on_hand=10, low_stock_threshold=2)
 

@@ -100,15 +100,24 @@ def test_planning_twice_keeps_one_reminder_per_booking_and_offset(booking, rule)
     assert Reminder.objects.filter(booking=booking).count() == 1
 
 
-def test_a_booking_made_after_its_reminder_time_gets_none(workspace_a, rule):
+def test_a_booking_made_closer_than_its_reminder_offset_is_reminded_at_once(workspace_a, rule):
     soon = booking_at(workspace_a, MONDAY_NOON + timedelta(hours=5))
 
     result = reminder_plan(soon, rule)
 
     reminder = reminder_of(soon)
+    assert (reminder.status, reminder.due_at) == (Reminder.Status.PLANNED, MONDAY_NOON)
+    assert result.reason == "Reminder planned for Monday 3 March, 12:00."
+
+
+def test_a_booking_made_after_its_start_gets_no_reminder(workspace_a, rule):
+    started = booking_at(workspace_a, MONDAY_NOON - timedelta(minutes=10))
+
+    reminder_plan(started, rule)
+
+    reminder = reminder_of(started)
     assert reminder.status == Reminder.Status.SKIPPED
-    assert result.reason == reminder.reason
-    assert reminder.reason.startswith("No reminder: the booking was made or moved after its")
+    assert reminder.reason == "No reminder: the booking has already started."
 
 
 # --- Sending ----------------------------------------------------------------------------------
@@ -218,6 +227,160 @@ def test_the_sweep_skips_reminders_while_the_rule_is_off(booking, rule, owner, c
         Reminder.Status.SKIPPED,
         "The reminder rule is switched off.",
     )
+
+
+def test_a_reminder_skipped_at_send_time_leaves_a_skipped_run_on_the_booking(
+    booking, rule, clock, sweep
+):
+    reminder_plan(booking, rule)
+    Booking.objects.filter(pk=booking.pk).update(status=Booking.Status.CANCELLED)
+    clock(WEDNESDAY_NOON)
+
+    sweep()
+
+    run = AutomationRun.objects.get()
+    assert (run.outcome, run.reason) == (
+        AutomationRun.Outcome.SKIPPED,
+        "No reminder: the booking is cancelled.",
+    )
+    assert (run.booking, run.contact, run.reminder) == (
+        booking,
+        booking.contact,
+        reminder_of(booking),
+    )
+    assert run.key.startswith(f"reminder:{run.reminder_id}:{THURSDAY_NOON.isoformat()}:skipped")
+
+
+def test_a_reminder_skipped_while_the_rule_was_off_goes_out_once_it_is_back_on(
+    workspace_a, booking, rule, owner, clock, sweep, stand_in, django_capture_on_commit_callbacks
+):
+    providers_for(workspace_a, stand_in)
+    reminder_plan(booking, rule)
+    rule_update(rule=rule, actor=owner, is_enabled=False)
+    clock(WEDNESDAY_NOON)
+    sweep()
+    assert AutomationRun.objects.get().reason == "The reminder rule is switched off."
+
+    with django_capture_on_commit_callbacks(execute=True):
+        rule_update(rule=rule, actor=owner, is_enabled=True)
+    sweep()
+
+    assert reminder_of(booking).status == Reminder.Status.SENT
+    assert len(emails_sent(stand_in)) == 1
+
+
+def test_a_late_sweep_inside_the_quiet_hours_waits_for_their_end(workspace_a, rule, clock, sweep):
+    # Due Wednesday 20:58 (before the quiet hours), but the sweep only comes at 21:03.
+    evening = booking_at(workspace_a, datetime(2031, 3, 6, 20, 58, tzinfo=UTC))
+    reminder_plan(evening, rule)
+    clock(datetime(2031, 3, 5, 21, 3, tzinfo=UTC))
+
+    assert sweep() == 0
+
+    reminder = reminder_of(evening)
+    assert (reminder.status, reminder.due_at) == (
+        Reminder.Status.PLANNED,
+        datetime(2031, 3, 6, 8, 0, tzinfo=UTC),
+    )
+    assert not Message.objects.exists()
+    clock(datetime(2031, 3, 6, 8, 0, tzinfo=UTC))
+    assert sweep() == 1
+    assert reminder_of(evening).status == Reminder.Status.SENT
+
+
+def test_a_late_sweep_inside_quiet_hours_ending_after_the_start_skips_the_reminder(
+    workspace_a, rule, clock, sweep
+):
+    # Thursday 07:50: reminded Wednesday at 08:00 (the end of the quiet hours). The sweep is
+    # down for a day and comes on Thursday at 06:00, inside quiet hours ending after the start.
+    early = booking_at(workspace_a, datetime(2031, 3, 6, 7, 50, tzinfo=UTC))
+    reminder_plan(early, rule)
+    clock(datetime(2031, 3, 6, 6, 0, tzinfo=UTC))
+
+    sweep()
+
+    reminder = reminder_of(early)
+    assert reminder.status == Reminder.Status.SKIPPED
+    assert reminder.reason.startswith("No reminder: it would fall in the quiet hours")
+    assert AutomationRun.objects.get().outcome == AutomationRun.Outcome.SKIPPED
+    assert not Message.objects.exists()
+
+
+def test_a_booking_event_dispatched_late_still_gets_its_reminder_at_once(workspace_a, rule, clock):
+    # Booked 24 h 2 min before its start; the event is dispatched 3 minutes later.
+    start = MONDAY_NOON + timedelta(hours=24, minutes=2)
+    late = booking_at(workspace_a, start)
+    clock(MONDAY_NOON + timedelta(minutes=3))
+
+    reminder_plan(late, rule)
+
+    reminder = reminder_of(late)
+    assert (reminder.status, reminder.due_at) == (
+        Reminder.Status.PLANNED,
+        MONDAY_NOON + timedelta(minutes=3),
+    )
+
+
+def test_a_reminder_that_fails_to_send_is_retried_with_backoff_then_skipped(
+    booking, rule, clock, sweep, monkeypatch
+):
+    from automation import engine, reminders
+
+    def broken(**kwargs):
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setattr(reminders, "send_automated", broken)
+    reminder_plan(booking, rule)
+    now = WEDNESDAY_NOON
+    waits = []
+    for _ in range(engine.MAX_ATTEMPTS):
+        clock(now)
+        assert sweep() == 0
+        reminder = reminder_of(booking)
+        if reminder.status == Reminder.Status.PLANNED:
+            waits.append(reminder.due_at - now)
+            now = reminder.due_at
+
+    assert waits == [timedelta(minutes=m) for m in (1, 5, 15, 60)]
+    assert reminder.status == Reminder.Status.SKIPPED
+    assert reminder.attempts == engine.MAX_ATTEMPTS
+    assert reminder.reason == "Not sent after 5 attempts: RuntimeError: renderer exploded"
+    runs = AutomationRun.objects.filter(reminder=reminder)
+    assert [run.outcome for run in runs] == ["failed"] * engine.MAX_ATTEMPTS
+    assert {(run.booking_id, run.reason) for run in runs} == {
+        (booking.pk, "RuntimeError: renderer exploded")
+    }
+    clock(now + timedelta(days=1))
+    assert sweep() == 0
+
+
+def test_a_reminder_that_failed_once_is_sent_on_the_next_try(
+    workspace_a, booking, rule, clock, sweep, stand_in, monkeypatch
+):
+    from automation import reminders
+
+    providers_for(workspace_a, stand_in)
+    real_send = reminders.send_automated
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("provider hiccup")
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(reminders, "send_automated", flaky)
+    reminder_plan(booking, rule)
+    clock(WEDNESDAY_NOON)
+    sweep()
+    clock(WEDNESDAY_NOON + timedelta(minutes=1))
+    sweep()
+
+    reminder = reminder_of(booking)
+    assert (reminder.status, reminder.attempts) == (Reminder.Status.SENT, 1)
+    outcomes = AutomationRun.objects.filter(reminder=reminder).order_by("pk")
+    assert [run.outcome for run in outcomes] == ["failed", "sent"]
+    assert len(emails_sent(stand_in)) == 1
 
 
 # --- Reschedule and cancel -------------------------------------------------------------------

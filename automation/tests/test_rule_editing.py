@@ -10,9 +10,11 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from automation.dry_run import rule_dry_run
 from automation.models import Reminder, Rule
 from automation.reminders import reminder_plan
-from automation.rules import rule_dry_run, rule_update, rules_for
+from automation.rules import rule_update, rules_for
+from automation.tasks import automation_send_due_reminders
 from bookings.ics import manage_url
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory, BookingTypeFactory
@@ -165,11 +167,14 @@ def test_a_setting_of_another_rule_is_refused_unless_unchanged(rules, owner):
     assert Rule.objects.get(kind=Rule.Kind.STOCK_LOW, workspace=welcome.workspace).email_owners
 
 
-def test_changing_the_offset_replans_the_planned_reminders(rules, owner, booking):
+def test_changing_the_offset_replans_the_planned_reminders(
+    rules, owner, booking, django_capture_on_commit_callbacks
+):
     rule = rules[Rule.Kind.BOOKING_REMINDER]
     reminder_plan(booking, rule)
 
-    rule_update(rule=rule, actor=owner, offset_minutes=120)
+    with django_capture_on_commit_callbacks(execute=True):
+        rule_update(rule=rule, actor=owner, offset_minutes=120)
 
     by_offset = {r.offset_minutes: r for r in Reminder.objects.filter(booking=booking)}
     assert by_offset[24 * 60].status == Reminder.Status.CANCELLED
@@ -178,14 +183,58 @@ def test_changing_the_offset_replans_the_planned_reminders(rules, owner, booking
     assert by_offset[120].due_at == THURSDAY_NOON - timedelta(hours=2)
 
 
-def test_switching_reminders_on_plans_them_for_bookings_made_while_off(rules, owner, booking):
+def test_switching_reminders_on_plans_them_for_bookings_made_while_off(
+    rules, owner, booking, django_capture_on_commit_callbacks
+):
     rule = rules[Rule.Kind.BOOKING_REMINDER]
     rule_update(rule=rule, actor=owner, is_enabled=False)
     assert not Reminder.objects.exists()
 
-    rule_update(rule=rule, actor=owner, is_enabled=True)
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        rule_update(rule=rule, actor=owner, is_enabled=True)
 
+    assert len(queued) == 1  # the re-plan is a task queued after the commit
     assert Reminder.objects.get(booking=booking).status == Reminder.Status.PLANNED
+
+
+def test_switching_reminders_on_only_saves_the_rule_in_the_request(
+    workspace_a, rules, owner, django_assert_max_num_queries
+):
+    rule = rules[Rule.Kind.BOOKING_REMINDER]
+    rule_update(rule=rule, actor=owner, is_enabled=False)
+    booking_type = BookingTypeFactory(workspace=workspace_a)
+    for hour in range(30):
+        BookingFactory(
+            workspace=workspace_a,
+            booking_type=booking_type,
+            start=THURSDAY_NOON + timedelta(hours=hour),
+        )
+
+    # 3 queries: savepoint, the rule's update, release; the re-plan is queued on commit
+    with django_assert_max_num_queries(3):
+        rule_update(rule=rule, actor=owner, is_enabled=True)
+    assert not Reminder.objects.exists()
+
+
+def test_a_replan_whose_task_was_lost_is_done_by_the_reminders_sweep(workspace_a, rules, owner):
+    rule = rules[Rule.Kind.BOOKING_REMINDER]
+    rule_update(rule=rule, actor=owner, is_enabled=False)
+    booking = BookingFactory(
+        workspace=workspace_a,
+        booking_type=BookingTypeFactory(workspace=workspace_a),
+        start=THURSDAY_NOON + timedelta(days=2),
+    )
+    # The on-commit task is never run here: as if the broker had been down.
+    rule_update(rule=rule, actor=owner, is_enabled=True)
+    assert not Reminder.objects.exists()
+
+    automation_send_due_reminders()
+
+    assert Reminder.objects.get().booking == booking
+    rule.refresh_from_db()
+    assert rule.replan_requested_at is None
+    automation_send_due_reminders()  # a second sweep plans nothing more
+    assert Reminder.objects.count() == 1
 
 
 # --- rule_dry_run -----------------------------------------------------------------------------
@@ -306,4 +355,40 @@ def test_a_dry_run_of_an_alert_rule_says_what_it_would_do(rules, owner):
     assert result["would"] == "act"
     assert result["reason"] == (
         "An item below its threshold would raise an alert for staff and email the owners."
+    )
+
+
+def test_a_dry_run_of_a_reminder_the_sweep_already_sent_says_so(
+    rules, booking, django_capture_on_commit_callbacks
+):
+    from automation.reminders import reminders_send_due
+
+    rule = rules[Rule.Kind.BOOKING_REMINDER]
+    reminder_plan(booking, rule)
+    with django_capture_on_commit_callbacks(execute=True):
+        reminders_send_due(now=THURSDAY_NOON - timedelta(hours=24))
+
+    result = rule_dry_run(rule=rule, booking=booking)
+
+    assert (result["would"], result["reason"]) == (
+        "skip",
+        "The reminder for this start was already sent.",
+    )
+
+
+def test_a_dry_run_of_a_reminder_the_sweep_skipped_gives_the_sweeps_reason(rules, booking, contact):
+    from automation.reminders import reminders_send_due
+
+    rule = rules[Rule.Kind.BOOKING_REMINDER]
+    reminder_plan(booking, rule)
+    conversation = ConversationFactory(contact=contact, automation_paused=True)
+    reminders_send_due(now=THURSDAY_NOON - timedelta(hours=24))
+    conversation.automation_paused = False
+    conversation.save(update_fields=["automation_paused"])
+
+    result = rule_dry_run(rule=rule, booking=booking)
+
+    assert (result["would"], result["reason"]) == (
+        "skip",
+        "Automation is paused for this conversation: a staff member replied.",
     )

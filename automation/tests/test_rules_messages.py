@@ -304,7 +304,7 @@ def test_a_booking_is_sent_its_services_forms_once(
     assert len(emails_sent(stand_in)) == 3
 
 
-def test_the_forms_handler_run_again_returns_the_forms_already_sent(
+def test_the_forms_handler_run_again_skips_the_forms_already_sent(
     workspace_a, owner, service, client_contact, providers, after_commit
 ):
     from automation.handlers.messages import booking_forms
@@ -316,7 +316,7 @@ def test_the_forms_handler_run_again_returns_the_forms_already_sent(
 
     result = after_commit(booking_forms, event, rule)
 
-    assert (result.outcome, result.reason) == (DONE, "Sent Intake.")
+    assert (result.outcome, result.reason) == (SKIPPED, "Its forms were already sent.")
     assert FormSubmission.objects.filter(booking=booking).count() == 1
     assert Message.objects.filter(sender_reference__startswith="form:").count() == 1
 
@@ -421,6 +421,68 @@ def test_with_pause_on_reply_off_a_staff_reply_leaves_automation_running(
     assert not conversation.automation_paused
     assert run_of(Rule.Kind.PAUSE_ON_REPLY).reason == "This rule is switched off."
     assert run_of(Rule.Kind.BOOKING_CONFIRMATION, booking=booking).outcome == SENT
+
+
+def test_a_pause_run_for_a_conversation_resumed_before_it_ran_says_it_is_not_paused(
+    workspace_a, staff, client_contact, providers, django_capture_on_commit_callbacks
+):
+    conversation = conversation_for_contact(workspace=workspace_a, contact=client_contact)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        message_send(conversation=conversation, body="Hello Dana!", actor=staff)
+    conversation_set_automation(conversation=conversation, paused=False, actor=staff)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in queued:
+            callback()
+
+    run = run_of(Rule.Kind.PAUSE_ON_REPLY)
+    assert (run.outcome, run.contact_id) == (SKIPPED, client_contact.pk)
+    assert run.reason == "Automation was not paused: the conversation was resumed, or is gone."
+
+
+def test_a_booking_created_event_reads_its_booking_once_for_its_three_rules(
+    workspace_a, owner, service, client_contact, providers, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        booking = book(workspace_a, service, client_contact, owner)
+    event = Event.objects.get(kind=Event.Kind.BOOKING_CREATED)
+    rules_for(workspace_a)
+    booking_reads = []
+
+    def note(execute, sql, params, many, context):
+        if 'FROM "bookings_booking"' in sql and '"bookings_booking"."id" =' in sql:
+            booking_reads.append(sql)
+        return execute(sql, params, many, context)
+
+    from django.db import connection
+
+    with connection.execute_wrapper(note):
+        engine.event_dispatch(event.pk)
+
+    # One read with its workspace, service and contact joined; the runs' subject check is the
+    # other (an exists()).
+    assert len([sql for sql in booking_reads if "JOIN" in sql]) == 1
+    assert AutomationRun.objects.filter(booking=booking).count() == 3
+
+
+def test_a_run_about_a_gone_booking_does_not_name_another_workspaces_contact(
+    workspace_a, workspace_b, owner
+):
+    from automation.handlers.messages import booking_confirmation
+
+    theirs = ContactFactory(workspace=workspace_b)
+    event = Event.objects.create(
+        workspace=workspace_a,
+        kind=Event.Kind.BOOKING_CREATED,
+        subject_type="booking",
+        subject_id=999_999,
+        payload={"contact_id": theirs.pk},
+    )
+
+    result = booking_confirmation(event, rules_for(workspace_a)[Rule.Kind.BOOKING_CONFIRMATION])
+
+    assert (result.outcome, result.contact_id) == (SKIPPED, None)
+    assert result.reason == "The booking no longer exists."
 
 
 def test_automation_of_one_workspace_never_writes_to_another(

@@ -15,8 +15,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
+from automation.dry_run import rule_dry_run
 from automation.models import Rule
-from automation.rules import rule_dry_run, rule_update, rules_for
+from automation.rules import rule_update, rules_for
 from automation.views.forms import SERVICE_FIELDS, TRY_TARGETS, RuleForm, TryForm
 from bookings.models import Booking
 from careops.errors import DomainError, InvalidInput
