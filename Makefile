@@ -50,14 +50,16 @@ browser:
 test: install services browser
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
-# Contacts, inbox and booking slots at scale, on PostgreSQL (database careops_bench);
-# BENCH_ROWS, BENCH_CONVERSATIONS, BENCH_STAFF.
+# Contacts, inbox, booking slots, stock moves and the automation outbox at scale, on
+# PostgreSQL (database careops_bench); BENCH_ROWS, BENCH_CONVERSATIONS, BENCH_STAFF,
+# BENCH_STOCK_THREADS, BENCH_STOCK_USAGES, BENCH_EVENTS.
 bench: install services
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='careops_bench'" | grep -q 1 \
 		|| psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE careops_bench"
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --no-input -v0
 	$(BENCH_ENV) $(BIN)/python bench/contacts_inbox.py
 	$(BENCH_ENV) $(BIN)/python bench/bookings_slots.py
+	$(BENCH_ENV) $(BIN)/python bench/automation_stock.py
 
 lint: install
 	$(BIN)/ruff check .
