@@ -29,21 +29,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class DispatchedFilter(admin.SimpleListFilter):
-    title = "dispatched"
-    parameter_name = "dispatched"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Dispatched"), ("no", "Not yet")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(dispatched_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(dispatched_at__isnull=True)
-        return queryset
-
-
 class OpenFilter(admin.SimpleListFilter):
     title = "state"
     parameter_name = "state"
@@ -73,7 +58,8 @@ class EventAdmin(ReadOnlyAdmin):
         "attempts",
         "next_attempt_at",
     ]
-    list_filter = ["kind", DispatchedFilter, "workspace"]
+    # Empty dispatched_at: not dispatched yet.
+    list_filter = ["kind", ("dispatched_at", admin.EmptyFieldListFilter), "workspace"]
     search_fields = ["=subject_id", "last_error"]
     list_select_related = ["workspace"]
     date_hierarchy = "created_at"

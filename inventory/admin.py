@@ -21,21 +21,6 @@ class WorkspaceOwnedAdmin(admin.ModelAdmin):
         return False
 
 
-class LowStockFilter(admin.SimpleListFilter):
-    title = "stock"
-    parameter_name = "low"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Low"), ("no", "Not low")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(low_since__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(low_since__isnull=True)
-        return queryset
-
-
 class InventoryItemAdminForm(forms.ModelForm):
     """The SKU is refused when another item of the workspace has it, in any case."""
 
@@ -64,7 +49,8 @@ class InventoryItemAdmin(WorkspaceOwnedAdmin):
         "is_low",
         "is_active",
     ]
-    list_filter = ["is_active", LowStockFilter, "workspace"]
+    # A low_since: low on stock.
+    list_filter = ["is_active", ("low_since", admin.EmptyFieldListFilter), "workspace"]
     search_fields = ["name", "sku"]
     list_select_related = ["workspace"]
     readonly_fields = ["workspace", "quantity_on_hand", "low_since", "created_at", "updated_at"]

@@ -95,7 +95,7 @@ def test_support_finds_the_events_not_yet_dispatched(support, workspace_a):
     waiting, _ = low_item_event(workspace_a)
     low_item_event(workspace_a, dispatched_at=timezone.now())
 
-    response = support.get(changelist("event"), {"dispatched": "no"})
+    response = support.get(changelist("event"), {"dispatched_at__isempty": "1"})
 
     assert [event.pk for event in response.context["cl"].result_list] == [waiting.pk]
 
