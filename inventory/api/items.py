@@ -271,17 +271,7 @@ class InventoryItemViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
     @extend_schema(request=RestockSerializer, responses=MOVED, description="Add stock.")
     @action(detail=True, methods=["post"])
     def restock(self, request, pk=None):
-        item = self.get_object()
-        serializer = RestockSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        usage = services.stock_move(
-            item=item,
-            kind=InventoryUsage.Kind.RESTOCK,
-            quantity=serializer.validated_data["quantity"],
-            actor=request.user,
-            note=serializer.validated_data["note"],
-        )
-        return self._moved(usage, item, status.HTTP_201_CREATED)
+        return self._move_item(request, RestockSerializer, InventoryUsage.Kind.RESTOCK, "quantity")
 
     @extend_schema(
         request=CorrectionSerializer,
@@ -291,13 +281,19 @@ class InventoryItemViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def correction(self, request, pk=None):
+        return self._move_item(
+            request, CorrectionSerializer, InventoryUsage.Kind.CORRECTION, "counted"
+        )
+
+    def _move_item(self, request, serializer_class, kind: str, quantity_field: str) -> Response:
+        """This item's restock or correction: the body parsed, the move recorded."""
         item = self.get_object()
-        serializer = CorrectionSerializer(data=request.data)
+        serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         usage = services.stock_move(
             item=item,
-            kind=InventoryUsage.Kind.CORRECTION,
-            quantity=serializer.validated_data["counted"],
+            kind=kind,
+            quantity=serializer.validated_data[quantity_field],
             actor=request.user,
             note=serializer.validated_data["note"],
         )
