@@ -19,7 +19,7 @@ COPY . .
 RUN SECRET_KEY=build-only-collectstatic-key-not-used-at-runtime-0123456789 \
        python manage.py collectstatic --noinput \
     && useradd --create-home --uid 10001 careops \
-    && mkdir -p /app/var && chown -R careops:careops /app/var
+    && mkdir -p /app/var/media && chown -R careops:careops /app/var
 
 USER careops
 EXPOSE 8000
