@@ -188,9 +188,6 @@ def _locked_reminder(booking, offset_minutes: int, due: datetime) -> Reminder:
         return lookup.get()
 
 
-# --- Sending --------------------------------------------------------------------------------
-
-
 def reminders_replan(*, rule_id: int, all_upcoming: bool, now: datetime | None = None) -> int:
     """Plan the reminders of the rule's workspace's upcoming active bookings again (the rule was
     switched on, or its timing changed): those with a reminder not yet sent, or (all_upcoming)
@@ -240,6 +237,9 @@ def reminders_replan_requested(*, rule_id: int | None = None, now: datetime | No
             replan_requested_at=None, replan_all_upcoming=False
         )
     return count
+
+
+# --- Sending --------------------------------------------------------------------------------
 
 
 def reminder_run_key(reminder: Reminder) -> str:
