@@ -14,9 +14,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from automation.db import is_constraint
 from automation.models import Alert, Rule
 from automation.selectors import OPEN
+from careops.db import is_constraint
 from inventory.models import InventoryItem
 from workspaces.models import Membership
 

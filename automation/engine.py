@@ -37,10 +37,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from automation.db import is_constraint
 from automation.models import AutomationRun, Event, Rule
 from automation.rules import rules_for
 from bookings.models import Booking
+from careops.db import is_constraint
 from careops.queue import enqueue_on_commit
 from contacts.models import Contact
 

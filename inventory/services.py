@@ -12,6 +12,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from careops.db import is_constraint
 from careops.errors import Conflict, Forbidden, InvalidInput
 from inventory.models import BookingTypeConsumption, InventoryItem, InventoryUsage
 from inventory.signals import stock_low
@@ -123,10 +124,6 @@ def _is_owner(actor, workspace_id: int) -> bool:
     ).exists()
 
 
-def _is_constraint(exc: IntegrityError, name: str) -> bool:
-    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) == name
-
-
 # --- The low-stock state ------------------------------------------------------------------------
 
 
@@ -175,7 +172,7 @@ def item_create(*, workspace, actor, **values: Any) -> InventoryItem:
                 item.save()
         except IntegrityError as exc:
             # Two people adding the same SKU at once: the unique index decides.
-            if _is_constraint(exc, SKU_CONSTRAINT):
+            if is_constraint(exc, SKU_CONSTRAINT):
                 raise InvalidInput(fields={"sku": [_sku_taken(item.sku)]}) from None
             raise
         if opening:
@@ -201,7 +198,7 @@ def item_update(*, item: InventoryItem, actor, **changes: Any) -> InventoryItem:
             with transaction.atomic():
                 current.save(update_fields=[*clean, "updated_at"])
         except IntegrityError as exc:
-            if _is_constraint(exc, SKU_CONSTRAINT):
+            if is_constraint(exc, SKU_CONSTRAINT):
                 raise InvalidInput(fields={"sku": [_sku_taken(current.sku)]}) from None
             raise
         _settle_low_state(current)
@@ -346,7 +343,7 @@ def booking_consume(*, booking, actor=None) -> list[InventoryUsage]:
                 )
         except IntegrityError as exc:
             # Recorded meanwhile by another completion of the same booking: once is enough.
-            if not _is_constraint(exc, ONCE_PER_BOOKING):
+            if not is_constraint(exc, ONCE_PER_BOOKING):
                 raise
     return usages
 

@@ -14,6 +14,7 @@ from bookings.models import (
     BookingStatusChange,
     BookingType,
 )
+from careops.db import is_constraint
 from careops.errors import Conflict, InvalidInput
 
 MANAGE_SALT = "careops.bookings.manage"
@@ -110,8 +111,7 @@ def blocked_range(booking_type: BookingType, start: datetime) -> tuple[datetime,
 
 
 def is_overlap(exc: IntegrityError) -> bool:
-    diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None) == NO_OVERLAP_CONSTRAINT
+    return is_constraint(exc, NO_OVERLAP_CONSTRAINT)
 
 
 def record_status(booking: Booking, from_status: str, actor, note: str = "") -> None:

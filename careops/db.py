@@ -1,4 +1,4 @@
-"""Small database helpers automation's modules share."""
+"""Database helpers every app shares: which constraint a write ran into."""
 
 from __future__ import annotations
 
