@@ -114,7 +114,7 @@ def _reminder_done(rule: Rule, booking) -> str:
 
 def _dry_message(rule: Rule, contact, booking) -> dict[str, Any]:
     from automation.handlers.messages import ics_attachment, inactive_reason
-    from automation.messages import Skip, booking_context, local_text, message_draft
+    from automation.messages import LOCAL_FORMAT, Skip, booking_context, message_draft
     from bookings.ics import manage_url
 
     context: dict[str, Any] = {}
@@ -131,7 +131,7 @@ def _dry_message(rule: Rule, contact, booking) -> dict[str, Any]:
         from automation.reminders import reminder_due
 
         due, skip = reminder_due(booking, rule)
-        extra = {"when": local_text(due, booking.workspace), "due_at": due.isoformat()}
+        extra = {"when": booking.workspace.local_text(due, LOCAL_FORMAT), "due_at": due.isoformat()}
         skip = skip or _reminder_done(rule, booking)
     try:
         draft = message_draft(rule=rule, contact=contact, context=context, attachments=attachments)

@@ -7,13 +7,9 @@ contact can be reached on, unless a staff member has taken the conversation over
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
-
-from django.utils import dateformat, timezone
 
 from automation.engine import RunResult
 from automation.models import AutomationRun, Rule
@@ -58,15 +54,6 @@ class Draft:
         return [a["filename"] for a in self.attachments]
 
 
-def workspace_tz(workspace) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(getattr(workspace, "timezone", "") or "UTC")
-
-
-def local_text(moment: datetime, workspace, fmt: str = LOCAL_FORMAT) -> str:
-    """A moment as the workspace's clients read it (its time zone)."""
-    return dateformat.format(timezone.localtime(moment, workspace_tz(workspace)), fmt)
-
-
 def booking_context(booking) -> dict[str, str]:
     """The `booking` variables of a message, in the workspace's time zone. Reads
     booking.booking_type and booking.workspace."""
@@ -74,10 +61,10 @@ def booking_context(booking) -> dict[str, str]:
     booking_type = booking.booking_type
     return {
         "service": booking_type.name,
-        "start_local": local_text(booking.start, workspace),
-        "end_local": local_text(booking.end, workspace),
-        "date": local_text(booking.start, workspace, DATE_FORMAT),
-        "time": local_text(booking.start, workspace, TIME_FORMAT),
+        "start_local": workspace.local_text(booking.start, LOCAL_FORMAT),
+        "end_local": workspace.local_text(booking.end, LOCAL_FORMAT),
+        "date": workspace.local_text(booking.start, DATE_FORMAT),
+        "time": workspace.local_text(booking.start, TIME_FORMAT),
         "location": booking_type.location or booking_type.video_link,
     }
 

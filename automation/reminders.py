@@ -29,7 +29,7 @@ from automation.engine import (
     retry_backoff,
     run_record,
 )
-from automation.messages import booking_context, local_text, send_automated, workspace_tz
+from automation.messages import LOCAL_FORMAT, booking_context, send_automated
 from automation.models import AutomationRun, Reminder, Rule
 from bookings.ics import manage_url
 from bookings.models import Booking
@@ -48,7 +48,7 @@ def quiet_window_end(moment: datetime, rule: Rule, workspace) -> datetime | None
     start, end = rule.quiet_start, rule.quiet_end
     if start is None or end is None or start == end:
         return None
-    tz = workspace_tz(workspace)
+    tz = workspace.zone
     local = moment.astimezone(tz)
     clock = local.time().replace(tzinfo=None)
     if start < end:  # 13:00-14:00: within one day
@@ -131,11 +131,8 @@ def reminder_plan(booking, rule: Rule, *, now: datetime | None = None) -> RunRes
     with transaction.atomic():
         reminder = _locked_reminder(booking, rule.offset_minutes, due)
         if reminder.status == Reminder.Status.SENT and reminder.booking_start == booking.start:
-            return RunResult(
-                DONE,
-                f"Reminder already sent for {local_text(booking.start, booking.workspace)}.",
-                **ids,
-            )
+            start = booking.workspace.local_text(booking.start, LOCAL_FORMAT)
+            return RunResult(DONE, f"Reminder already sent for {start}.", **ids)
         reminder.booking_start = booking.start
         reminder.due_at = due
         if skip_reason:
@@ -163,7 +160,9 @@ def reminder_plan(booking, rule: Rule, *, now: datetime | None = None) -> RunRes
     log.info("reminder_planned", reminder_id=reminder.pk, due_at=due, status=reminder.status)
     if skip_reason:
         return RunResult(DONE, skip_reason, **ids)
-    return RunResult(DONE, f"Reminder planned for {local_text(due, booking.workspace)}.", **ids)
+    return RunResult(
+        DONE, f"Reminder planned for {booking.workspace.local_text(due, LOCAL_FORMAT)}.", **ids
+    )
 
 
 def _locked_reminder(booking, offset_minutes: int, due: datetime) -> Reminder:

@@ -4,18 +4,11 @@ variable key); and times as the client reads them (the page and the message send
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from django.utils import dateformat, timezone
-
-
-def local_when(moment: datetime, workspace) -> str:
-    """A time as the workspace's clients read it: "Monday 3 March 2025, 14:30" on its clock."""
-    tz = zoneinfo.ZoneInfo(workspace.timezone or "UTC")
-    return dateformat.format(timezone.localtime(moment, tz), "l j F Y, H:i")
+# How the form's pages and messages write a time: "Monday 3 March 2025, 14:30".
+WHEN_FORMAT = "l j F Y, H:i"
 
 
 def field_rows(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import zoneinfo
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from careops.models import TimestampedModel, WorkspaceQuerySet
 
@@ -126,6 +127,15 @@ class Workspace(TimestampedModel):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The time zone its clients and staff read times in."""
+        return zoneinfo.ZoneInfo(self.timezone or "UTC")
+
+    def local_text(self, moment: datetime, fmt: str) -> str:
+        """A moment as its clients read it: on its clock, in a date format ("l j F, H:i")."""
+        return dateformat.format(timezone.localtime(moment, self.zone), fmt)
 
 
 class Membership(TimestampedModel):

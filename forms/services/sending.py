@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from careops.errors import Conflict, InvalidInput
 from forms.models import SUBMISSION_TRANSITIONS, FormSubmission, FormTemplate
-from forms.rendering import local_when
+from forms.rendering import WHEN_FORMAT
 from forms.services.links import submission_link
 from forms.signals import form_overdue, form_sent
 
@@ -34,9 +34,9 @@ def _request_message(submission: FormSubmission, channel: str) -> tuple[str, str
         "contact": submission.contact,
         "form_name": submission.template_name,
         "url": submission_link(submission),
-        "due": local_when(submission.due_at, workspace),
+        "due": workspace.local_text(submission.due_at, WHEN_FORMAT),
         "tz": workspace.timezone or "UTC",
-        "booking_when": local_when(submission.booking.start, workspace)
+        "booking_when": workspace.local_text(submission.booking.start, WHEN_FORMAT)
         if submission.booking
         else "",
         "sms": channel == Channel.SMS,

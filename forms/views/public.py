@@ -31,7 +31,7 @@ from forms.answers import (
 )
 from forms.intake import limit_upload, submission_allowed, too_large_message, upload_too_large
 from forms.models import FormSubmission
-from forms.rendering import field_rows, local_when
+from forms.rendering import WHEN_FORMAT, field_rows
 from forms.services import (
     AlreadySubmitted,
     LinkInvalid,
@@ -84,7 +84,7 @@ def _already(request: HttpRequest, submission: FormSubmission, status: int = 200
     context = {
         "submission": submission,
         "workspace": submission.workspace,
-        "completed": local_when(submission.completed_at, submission.workspace)
+        "completed": submission.workspace.local_text(submission.completed_at, WHEN_FORMAT)
         if submission.completed_at
         else "",
     }
@@ -114,7 +114,7 @@ def _form_page(
         ],
         "error_count": sum(1 for key in errors if key),
         "has_files": any(field["type"] == f.FILE for field in submission.fields),
-        "due": local_when(submission.due_at, submission.workspace),
+        "due": submission.workspace.local_text(submission.due_at, WHEN_FORMAT),
         "overdue": submission.status == FormSubmission.Status.OVERDUE,
         "limited": limited,
         "upload_accept": upload_accept(),
