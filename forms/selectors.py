@@ -103,15 +103,6 @@ def submission_get(*, workspace, pk) -> FormSubmission:
     return submission
 
 
-def submissions_for_booking(*, booking) -> QuerySet[FormSubmission]:
-    """A booking's forms, in the order they were sent."""
-    return (
-        FormSubmission.objects.for_workspace(booking.workspace_id)
-        .filter(booking=booking)
-        .order_by("sent_at", "pk")
-    )
-
-
 @dataclass(frozen=True)
 class Answer:
     """One field of a submission as staff read it: the question, the stored value, and how it
