@@ -291,6 +291,10 @@ def _run_handlers(event: Event, rules: dict[str, Rule]) -> tuple[int, list[str]]
                 log.info("automation_run_already_recorded", key=key)
                 continue
             errors.append(_failure(rule, key, event, subject_ids, exc))
+        except SoftTimeLimitExceeded:
+            # Out of time inside a rule: not the rule's failure. The handler's savepoint is
+            # rolled back and the event stays for the sweep (see _dispatch).
+            raise
         except Exception as exc:
             errors.append(_failure(rule, key, event, subject_ids, exc))
         runs += 1

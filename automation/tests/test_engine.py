@@ -311,6 +311,26 @@ def test_a_soft_time_limit_ends_the_dispatch_instead_of_being_counted(
     assert (event.attempts, event.dispatched_at, event.next_attempt_at) == (0, None, None)
 
 
+def test_a_soft_time_limit_inside_a_rule_ends_the_dispatch_and_is_not_a_failed_run(
+    workspace_a, monkeypatch
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    slow = Recorder(error=SoftTimeLimitExceeded())
+    monkeypatch.setitem(engine.HANDLERS, KIND, [(Rule.Kind.WELCOME, slow)])
+    event = event_for(ContactFactory(workspace=workspace_a))
+
+    with pytest.raises(SoftTimeLimitExceeded):
+        engine.event_dispatch(event.pk)
+
+    # The rule ran out of time, it did not fail: nothing is recorded against it, and the
+    # event waits for the sweep as it was.
+    assert not AutomationRun.objects.exists()
+    assert not Tag.objects.filter(name__startswith="half-done").exists()
+    event.refresh_from_db()
+    assert (event.attempts, event.dispatched_at, event.next_attempt_at) == (0, None, None)
+
+
 def test_the_sweep_reads_each_workspaces_rules_once(
     workspace_a, welcome, django_assert_max_num_queries
 ):
