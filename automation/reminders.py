@@ -135,6 +135,8 @@ def reminder_plan(booking, rule: Rule, *, now: datetime | None = None) -> RunRes
             return RunResult(DONE, f"Reminder already sent for {start}.", **ids)
         reminder.booking_start = booking.start
         reminder.due_at = due
+        # A fresh plan gets the full number of tries: failures for another start don't count.
+        reminder.attempts = 0
         if skip_reason:
             reminder.status, reminder.reason, reminder.processed_at = (
                 Reminder.Status.SKIPPED,
@@ -151,6 +153,7 @@ def reminder_plan(booking, rule: Rule, *, now: datetime | None = None) -> RunRes
             update_fields=[
                 "booking_start",
                 "due_at",
+                "attempts",
                 "status",
                 "reason",
                 "processed_at",

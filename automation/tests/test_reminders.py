@@ -354,6 +354,49 @@ def test_a_reminder_that_fails_to_send_is_retried_with_backoff_then_skipped(
     assert sweep() == 0
 
 
+def test_a_reminder_given_up_on_gets_all_its_tries_again_when_the_booking_moves(
+    workspace_a, booking, rule, owner, clock, sweep, stand_in, monkeypatch
+):
+    from automation import engine, reminders
+
+    providers_for(workspace_a, stand_in)
+    real_send = reminders.send_automated
+    failing = [True]
+
+    def flaky(**kwargs):
+        if failing[0]:
+            raise RuntimeError("provider down")
+        return real_send(**kwargs)
+
+    monkeypatch.setattr(reminders, "send_automated", flaky)
+    reminder_plan(booking, rule)
+    Reminder.objects.filter(booking=booking).update(attempts=engine.MAX_ATTEMPTS - 1)
+    clock(WEDNESDAY_NOON)
+    sweep()
+    assert reminder_of(booking).status == Reminder.Status.SKIPPED  # given up
+
+    new_start = THURSDAY_NOON + timedelta(days=7)
+    booking_reschedule(booking=booking, start=new_start, actor=owner, enforce_rules=False)
+    reminder_plan(booking, rule)
+    assert (reminder_of(booking).status, reminder_of(booking).attempts) == (
+        Reminder.Status.PLANNED,
+        0,
+    )
+    # One failure for the new start is a retry, not the end.
+    clock(new_start - timedelta(hours=24))
+    sweep()
+    assert (reminder_of(booking).status, reminder_of(booking).attempts) == (
+        Reminder.Status.PLANNED,
+        1,
+    )
+    failing[0] = False
+    clock(new_start - timedelta(hours=24) + timedelta(minutes=1))
+    sweep()
+
+    assert reminder_of(booking).status == Reminder.Status.SENT
+    assert len(emails_sent(stand_in)) == 1
+
+
 def test_a_reminder_that_failed_once_is_sent_on_the_next_try(
     workspace_a, booking, rule, clock, sweep, stand_in, monkeypatch
 ):
