@@ -240,7 +240,8 @@ def alert_email_owners(*, alert_id: int) -> bool:
             "url": f"{settings.SITE_URL}{alert.url or reverse('dashboard')}",
         }
         send_mail(
-            subject=f"[{alert.workspace.name}] {alert.message}",
+            # One line: a name typed with a line break must not break the header.
+            subject=" ".join(f"[{alert.workspace.name}] {alert.message}".split())[:200],
             message=render_to_string("messages/alert_email.txt", context),
             from_email=None,
             recipient_list=recipients,

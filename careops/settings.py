@@ -305,6 +305,9 @@ FORM_UPLOAD_CONTENT_TYPES = env.list(
 
 # --- Email ----------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Seconds an SMTP server may take to answer: a hung server must not hold a worker (or the row
+# lock an alert email is sent under) until the task's time limit.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=15)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CareOps <no-reply@careops.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core import mail
 from django.utils import timezone
 
@@ -296,6 +297,14 @@ def test_with_email_owners_on_the_owner_is_emailed_once(
 
     assert alert_email_owners(alert_id=alert.pk) is False
     assert len(mail.outbox) == 1
+
+
+def test_an_item_name_with_a_line_break_still_makes_a_one_line_subject(workspace_a, owner):
+    alert, _ = raise_for(workspace_a)
+    Alert.objects.filter(pk=alert.pk).update(message="Gloves\r\nBcc: x@example.com is low")
+
+    assert alert_email_owners(alert_id=alert.pk) is True
+    assert mail.outbox[0].subject == "[Alpha Clinic] Gloves Bcc: x@example.com is low"
 
 
 def test_an_alert_closed_before_its_email_is_not_emailed(workspace_a, owner, staff):
