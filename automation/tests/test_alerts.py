@@ -181,6 +181,33 @@ def test_an_overdue_form_raises_an_alert_for_staff(
     assert Event.objects.get(kind=Event.Kind.FORM_OVERDUE).dispatched_at is not None
 
 
+def test_a_form_sent_by_hand_is_overdue_after_its_due_hours_not_before(
+    workspace_a, owner, django_capture_on_commit_callbacks
+):
+    from forms.services import form_send
+
+    contact = ContactFactory(workspace=workspace_a, name="Ada Lovelace")
+    template = FormTemplateFactory(workspace=workspace_a, name="Consent", due_hours=48)
+    sent_at = timezone.now()
+    with time_machine.travel(sent_at, tick=False):
+        submission = form_send(
+            workspace=workspace_a, template=template, contact=contact, actor=owner, deliver=False
+        )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with time_machine.travel(sent_at + timedelta(hours=47, minutes=59), tick=False):
+            assert submissions_mark_overdue() == 0  # the hourly check, a minute early
+        assert not Alert.objects.exists()
+        with time_machine.travel(sent_at + timedelta(hours=48, minutes=30), tick=False):
+            assert submissions_mark_overdue() == 1
+
+    submission.refresh_from_db()
+    assert submission.status == FormSubmission.Status.OVERDUE
+    alert = Alert.objects.get(kind=Alert.Kind.FORM_OVERDUE)
+    assert alert.subject_id == submission.pk
+    assert alert.message == "Ada Lovelace's “Consent” is overdue"
+
+
 def test_the_overdue_check_run_twice_raises_one_alert(
     overdue_soon, django_capture_on_commit_callbacks
 ):
