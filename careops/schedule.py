@@ -26,6 +26,10 @@ PERIODIC_TASKS: dict[str, dict] = {
 }
 
 
+# The periodic tasks this table owns: any task of one of the project's apps.
+OUR_TASKS = r"^(workspaces|contacts|messaging|bookings|forms|inventory|automation)\.tasks\."
+
+
 def sync_periodic_tasks() -> None:
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -36,3 +40,8 @@ def sync_periodic_tasks() -> None:
         PeriodicTask.objects.update_or_create(
             name=name, defaults={"task": spec["task"], "interval": interval, "enabled": True}
         )
+    # An entry this table no longer names (renamed or retired) must stop running: beat would
+    # otherwise keep calling a task that may no longer exist, or call one twice under two names.
+    PeriodicTask.objects.filter(task__regex=OUR_TASKS).exclude(
+        name__in=list(PERIODIC_TASKS)
+    ).update(enabled=False)
