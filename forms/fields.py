@@ -54,7 +54,7 @@ CONTACT_FIELDS = ("name", "email", "phone")
 MAX_FIELDS = 100
 MAX_CHOICES = 50
 # The public API reads at most this many files' worth of body before knowing the form
-# (forms/uploads.py): a form asks for no more.
+# (forms/intake.py): a form asks for no more.
 MAX_FILE_FIELDS = 10
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")  # \Z: "$" would allow a final newline
 _ALLOWED_KEYS = frozenset({"key", "type", "label", "help_text", "required", "choices", "maps_to"})

@@ -70,11 +70,11 @@ def _deliver(submission: FormSubmission, *, actor, channel: str | None) -> None:
 def _check_send(*, workspace, template: FormTemplate, contact, booking) -> None:
     errors: dict[str, list[str]] = {}
     if template.workspace_id != workspace.pk:
-        errors["template_id"] = ["Choose a form of this workspace."]
+        errors["template"] = ["Choose a form of this workspace."]
     elif not template.is_active or template.archived_at is not None:
-        errors["template_id"] = ["This form is inactive: activate it before sending it."]
+        errors["template"] = ["This form is inactive: activate it before sending it."]
     elif not template.fields:
-        errors["template_id"] = ["This form has no fields yet."]
+        errors["template"] = ["This form has no fields yet."]
     if contact.workspace_id != workspace.pk:
         errors["contact_id"] = ["Choose a contact of this workspace."]
     if booking is not None and (

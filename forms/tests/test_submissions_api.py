@@ -330,6 +330,27 @@ def test_an_outsider_gets_404_sending_another_workspaces_form_or_to_its_contact(
     assert not FormSubmission.objects.exists()
 
 
+def test_sending_an_inactive_form_or_for_another_contacts_booking_names_the_field(
+    staff_api, workspace_a, ada, intake
+):
+    someone_else = ContactFactory(workspace=workspace_a, email="cy@example.org")
+    their_booking = BookingFactory(workspace=workspace_a, start=MONDAY_9, contact=someone_else)
+    draft = FormTemplateFactory(workspace=workspace_a, is_active=False)
+
+    inactive = staff_api.post(SEND, {"template": draft.pk, "contact_id": ada.pk}, format="json")
+    wrong_booking = staff_api.post(
+        SEND,
+        {"template": intake.pk, "contact_id": ada.pk, "booking_id": their_booking.pk},
+        format="json",
+    )
+
+    assert inactive.status_code == 400
+    assert list(inactive.json()["fields"]) == ["template"]
+    assert wrong_booking.status_code == 400
+    assert list(wrong_booking.json()["fields"]) == ["booking_id"]
+    assert not FormSubmission.objects.exists()
+
+
 def test_sending_needs_a_form_and_a_contact(staff_api):
     response = staff_api.post(SEND, {"channel": "fax"}, format="json")
 

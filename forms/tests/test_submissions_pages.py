@@ -14,6 +14,7 @@ from django.utils import timezone
 from bookings.tests.factories import BookingFactory
 from contacts.tests.factories import ContactFactory
 from forms.models import FormSubmission
+from forms.services import template_archive
 from forms.tests.factories import (
     REFERRAL_PDF,
     FormSubmissionFactory,
@@ -103,6 +104,18 @@ def test_the_template_filter_narrows_the_list_and_keeps_the_status_tab(staff_cli
 
     assert [s.pk for s in response.context["submissions"]] == [mine.pk]
     assert f"template={intake.pk}&amp;status=completed" in response.content.decode()
+
+
+def test_an_archived_forms_submissions_can_still_be_filtered(staff_client, workspace_a):
+    old = FormTemplateFactory(workspace=workspace_a, name="Old intake")
+    theirs = FormSubmissionFactory(workspace=workspace_a, template=old)
+    FormSubmissionFactory(workspace=workspace_a)
+    template_archive(template=old, actor=None)
+
+    response = staff_client.get(reverse("forms"), {"template": old.pk})
+
+    assert [s.pk for s in response.context["submissions"]] == [theirs.pk]
+    assert "Old intake (archived)" in response.content.decode()
 
 
 def test_a_filter_through_htmx_gets_only_the_results(staff_client, workspace_a):

@@ -195,7 +195,7 @@ def test_an_inactive_template_or_another_workspaces_contact_is_refused(
     template.save()
     with pytest.raises(InvalidInput) as caught:
         form_send(workspace=workspace_a, template=template, contact=contact, deliver=False)
-    assert "template_id" in caught.value.fields
+    assert "template" in caught.value.fields
 
     other = FormTemplateFactory(workspace=workspace_a)
     stranger = ContactFactory(workspace=workspace_b)

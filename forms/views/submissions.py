@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -45,7 +46,10 @@ class SubmissionFilterForm(forms.Form):
 
     def __init__(self, *args, templates=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["template"].choices = [("", "Any form")] + [(t.pk, t.name) for t in templates]
+        # Archived forms stay in the filter: their submissions are still there to be found.
+        self.fields["template"].choices = [("", "Any form")] + [
+            (t.pk, f"{t.name} (archived)" if t.archived_at else t.name) for t in templates
+        ]
 
     def filters(self) -> dict:
         """The valid filters; an invalid one (a stale bookmark) is ignored, as if not given."""
@@ -76,7 +80,7 @@ class FormSendForm(forms.Form):
 
 
 # The service names the API's fields; the page's form names them without "_id".
-SEND_FIELDS = {"template_id": "template", "contact_id": "contact", "booking_id": "__all__"}
+SEND_FIELDS = {"contact_id": "contact", "booking_id": "__all__"}
 
 
 def _on_page_fields(exc: DomainError) -> DomainError:
@@ -106,7 +110,9 @@ class SubmissionListView(WorkspacePageMixin, ListView):
     context_object_name = "submissions"
 
     def get_queryset(self):
-        templates = live_templates(self.request.workspace).order_by("name", "pk")
+        templates = FormTemplate.objects.for_workspace(self.request.workspace).order_by(
+            F("archived_at").asc(nulls_first=True), "name", "pk"
+        )
         self.filter_form = SubmissionFilterForm(self.request.GET or None, templates=templates)
         self.filters = self.filter_form.filters()
         return selectors.submissions_for_workspace(workspace=self.request.workspace, **self.filters)
