@@ -116,6 +116,22 @@ def test_the_list_takes_a_constant_number_of_queries(
     assert response.json()["count"] == items
 
 
+@pytest.mark.parametrize("items", [3, 30])
+def test_the_low_stock_list_takes_a_constant_number_of_queries(
+    owner_api, workspace_a, items, django_assert_max_num_queries
+):
+    InventoryItemFactory.create_batch(
+        items, workspace=workspace_a, quantity_on_hand=1, low_stock_threshold=5
+    )
+
+    # 4 queries: the token's user, the workspace membership, the count, the page of items
+    with django_assert_max_num_queries(4):
+        response = owner_api.get("/api/v1/inventory/low-stock")
+
+    assert response.status_code == 200
+    assert response.json()["count"] == items
+
+
 def test_the_low_stock_list_shows_active_items_at_or_below_their_threshold(
     owner_api, workspace_a, gloves
 ):
