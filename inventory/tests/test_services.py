@@ -319,7 +319,11 @@ def test_the_sku_check_uses_the_lower_case_unique_index(workspace_a, owner):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    InventoryItemFactory.create_batch(3, workspace=workspace_a)
+    # Enough of the workspace's items that only the SKU index finds one cheaply: with a
+    # handful, the (workspace, name) index costs the planner the same and it may take either.
+    InventoryItem.objects.bulk_create(
+        InventoryItem(workspace=workspace_a, name=f"Item {n}", sku=f"SKU-{n}") for n in range(300)
+    )
     with CaptureQueriesContext(connection) as queries:
         services.sku_check(workspace_a, "Gl-1")
     (check,) = [q["sql"] for q in queries.captured_queries if "LOWER(" in q["sql"]]
