@@ -161,10 +161,17 @@ def _query(**params: Any) -> str:
 # --- Choosing a service and a time ----------------------------------------------------------------
 
 
+def _not_live(request: HttpRequest, workspace: Workspace) -> HttpResponse:
+    """Instead of a form while the owner is still setting up."""
+    return render(request, "bookings/public_not_live.html", {"workspace": workspace})
+
+
 @require_GET
 def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The business's services, to choose one."""
     workspace = get_object_or_404(Workspace, slug=slug)
+    if not workspace.is_active:
+        return _not_live(request, workspace)
     booking_types = (
         BookingType.objects.for_workspace(workspace).filter(is_active=True).order_by("name", "pk")
     )
@@ -186,6 +193,8 @@ def booking_page_type(request: HttpRequest, slug: str, type_slug: str) -> HttpRe
         slug=type_slug,
         is_active=True,
     )
+    if not booking_type.workspace.is_active:
+        return _not_live(request, booking_type.workspace)
     tz = _visitor_tz(request, booking_type.workspace.timezone)
     if request.method == "POST":
         return _book(request, booking_type, tz)

@@ -150,6 +150,11 @@ class ContactImportView(WorkspacePageMixin, View):
 # --- The public contact form ------------------------------------------------------------------
 
 
+def _is_member(request, workspace) -> bool:
+    user = request.user
+    return user.is_authenticated and workspace.memberships.filter(user=user).exists()
+
+
 @csrf_exempt
 @xframe_options_exempt
 def contact_form(request, slug: str):
@@ -161,6 +166,11 @@ def contact_form(request, slug: str):
     stand guard instead."""
     workspace = get_object_or_404(Workspace, slug=slug)
     context = {"workspace": workspace, "state": "form"}
+    if not workspace.is_active:
+        if not _is_member(request, workspace):
+            context["state"] = "not_live"  # instead of a form, while the owner is setting up
+            return render(request, "contacts/contact_form.html", context)
+        context["preview"] = True  # the team sees the form it is setting up; sending waits
     if request.method == "GET" and request.GET.get("sent"):
         context["state"] = "sent"
         return render(request, "contacts/contact_form.html", context)

@@ -12,7 +12,13 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import dateformat, timezone
 
+from careops.errors import Conflict
 from careops.models import TimestampedModel, WorkspaceQuerySet
+
+
+class WorkspaceNotLive(Conflict):
+    code = "workspace_not_live"
+    default_message = "This business is not yet accepting bookings or messages online."
 
 
 def normalize_email(email: str) -> str:
@@ -127,6 +133,12 @@ class Workspace(TimestampedModel):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    def check_accepting_clients(self) -> None:
+        """Clients book and write in through the public pages only once the owner has put the
+        workspace live (onboarding done): until then a half-set-up business takes nothing."""
+        if not self.is_active:
+            raise WorkspaceNotLive()
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -292,7 +292,10 @@ class BookingViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
             200: OpenApiResponse(
                 BOOKING_CREATED, description="Replayed with a known Idempotency-Key."
             ),
-            409: OpenApiResponse(description="`slot_unavailable`: the time is taken."),
+            409: OpenApiResponse(
+                description="`slot_unavailable`: the time is taken; `workspace_not_live`: the "
+                "business is still setting up."
+            ),
         },
         description=(
             "Signed in: book a contact of the workspace (`StaffBooking`), outside "

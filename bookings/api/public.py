@@ -60,9 +60,12 @@ def booking_type_of(workspace, value: str, *, active_only: bool) -> BookingType 
 
 
 def workspace_by_slug(slug: str) -> Workspace:
+    """The workspace behind a public endpoint: 404 when there is none, 409 `workspace_not_live`
+    while its owner is still setting it up."""
     workspace = Workspace.objects.filter(slug=slug).first()
     if workspace is None:
         raise NotFound()
+    workspace.check_accepting_clients()
     return workspace
 
 
@@ -214,6 +217,9 @@ class PublicTypesQuerySerializer(serializers.Serializer):
 PUBLIC_ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid query; `fields` says why."),
     404: OpenApiResponse(ErrorSerializer, description="No such workspace or active service."),
+    409: OpenApiResponse(
+        ErrorSerializer, description="`workspace_not_live`: the business is still setting up."
+    ),
 }
 
 

@@ -164,7 +164,9 @@ def booking_book_publicly(
     """A client books themself (the booking page, the public API): their contact is created or
     reused by email or phone, then booked under the booking type's rules, in one transaction,
     so a refused booking leaves no new contact behind. A replayed Idempotency-Key returns its
-    booking only to the same client: another client's booking is never revealed (Conflict)."""
+    booking only to the same client: another client's booking is never revealed (Conflict).
+    WorkspaceNotLive while the owner is still setting the workspace up."""
+    workspace.check_accepting_clients()
     with transaction.atomic():
         contact, _ = contact_upsert(
             workspace=workspace,

@@ -227,6 +227,9 @@ class ContactViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
                 resource_type_field_name=None,
             ),
             202: OpenApiResponse(ReceivedSerializer, description="Spam trap filled: ignored."),
+            409: OpenApiResponse(
+                description="Contact form: `workspace_not_live`, the business is still setting up."
+            ),
         },
         description=(
             "Signed in: staff add a contact to the workspace (`ContactWrite`); an email or "

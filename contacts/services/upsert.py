@@ -109,7 +109,9 @@ def contact_form_submit(
     sms_consent: bool = False,
 ) -> Contact:
     """A person wrote through the public contact form: their contact is created or updated,
-    and contact_form_submitted lets messaging store what they wrote, all in one transaction."""
+    and contact_form_submitted lets messaging store what they wrote, all in one transaction.
+    WorkspaceNotLive while the owner is still setting the workspace up."""
+    workspace.check_accepting_clients()
     message = (message or "").strip()
     if not message:
         raise InvalidInput(fields={"message": ["Write a message."]})

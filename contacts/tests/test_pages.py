@@ -10,11 +10,18 @@ from django.urls import reverse
 from contacts.links import contact_links
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory, TagFactory
+from workspaces.tests.factories import make_live
 
 pytestmark = pytest.mark.django_db
 
 
 # --- The list ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _live(workspace_a):
+    """Clients reach a workspace through its public pages only once it is live."""
+    make_live(workspace_a)
 
 
 def test_the_contacts_list_asks_anonymous_visitors_to_sign_in(client):
@@ -378,6 +385,7 @@ def test_the_public_form_is_rate_limited_per_visitor(client, workspace_a, worksp
             "contact_form": "2/hour",
         },
     }
+    make_live(workspace_b)
     url = reverse("contact-form", args=[workspace_a.slug])
     for n in range(2):
         client.post(url, {"email": f"c{n}@example.org", "message": "Hi"})

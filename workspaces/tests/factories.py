@@ -51,3 +51,11 @@ class InvitationFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"invitee{n}@example.com")
     role = Membership.Role.STAFF
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+
+def make_live(workspace: Workspace) -> Workspace:
+    """Put a workspace live as activation does: its public pages take clients from then on."""
+    workspace.status = Workspace.Status.ACTIVE
+    workspace.activated_at = timezone.now()
+    workspace.save(update_fields=["status", "activated_at", "updated_at"])
+    return workspace

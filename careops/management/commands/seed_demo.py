@@ -59,6 +59,12 @@ class Command(BaseCommand):
         ).first()
         if workspace is None:
             workspace = services.workspace_create(owner=owner, **DEMO_WORKSPACE)
+            # The demo shows a business already running: live, as after its onboarding, so its
+            # public pages take bookings and messages (the seed itself writes in through them).
+            # Signing up shows a new business's onboarding.
+            workspace.status = Workspace.Status.ACTIVE
+            workspace.activated_at = timezone.now()
+            workspace.save(update_fields=["status", "activated_at", "updated_at"])
         Membership.objects.get_or_create(
             workspace=workspace, user=staff, defaults={"role": Membership.Role.STAFF}
         )
