@@ -8,6 +8,7 @@ from rest_framework.routers import SimpleRouter
 
 from automation import api as automation_api
 from bookings import api as bookings_api
+from careops.dashboard.api import DashboardStatsView
 from contacts import api as contacts_api
 from forms import api as forms_api
 from inventory import api as inventory_api
@@ -50,6 +51,7 @@ urlpatterns = [
     *forms_api.urlpatterns,
     *inventory_api.urlpatterns,
     *automation_api.urlpatterns,
+    path("dashboard/stats", DashboardStatsView.as_view(), name="dashboard-stats"),
     *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

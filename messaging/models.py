@@ -144,6 +144,10 @@ class Message(WorkspaceOwnedModel):
         indexes = [
             # A conversation's thread, oldest first.
             models.Index(fields=["conversation", "created_at"], name="messaging_msg_thread"),
+            # The dashboard's figures: a workspace's messages over a period, in and out.
+            models.Index(
+                fields=["workspace", "created_at", "direction"], name="messaging_msg_ws_period"
+            ),
             # Delivery-status webhooks find the message by the provider's id.
             models.Index(
                 fields=["provider", "provider_message_id"],

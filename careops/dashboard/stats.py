@@ -1,0 +1,317 @@
+"""The dashboard's key figures over a period, for the owner's page and `GET /dashboard/stats`.
+
+Every figure is counted by the database: each section is one aggregate query whose rows are
+bounded by the period's length (a row per day and status at most), never by the data size.
+Days are the workspace's local days, whatever the server's clock says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from bookings.models import Booking
+from careops.errors import InvalidInput
+from contacts.models import Contact
+from forms.models import FormSubmission
+from messaging.models import Message
+
+if TYPE_CHECKING:
+    from workspaces.models import Workspace
+
+PERIODS = {"7d": 7, "30d": 30, "90d": 90}
+DEFAULT_PERIOD = "30d"
+MAX_DAYS = 366
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
+
+# Who answers a client: a person or an automation rule. SYSTEM messages (a form's link) are
+# sent on the business's behalf but answer nothing the client asked.
+REPLY_SENDERS = (Message.SenderKind.STAFF, Message.SenderKind.AUTOMATION)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole local days, `start` to `end` inclusive, on the workspace's clock."""
+
+    start: date
+    end: date
+    zone: ZoneInfo
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def start_at(self) -> datetime:
+        """The local midnight that opens the period, in UTC."""
+        return datetime.combine(self.start, time.min, tzinfo=self.zone).astimezone(UTC)
+
+    @property
+    def end_at(self) -> datetime:
+        """The local midnight after `end`, in UTC: the period is `start_at <= t < end_at`."""
+        next_day = self.end + timedelta(days=1)
+        return datetime.combine(next_day, time.min, tzinfo=self.zone).astimezone(UTC)
+
+    def dates(self) -> list[date]:
+        return [self.start + timedelta(days=offset) for offset in range(self.days)]
+
+
+def _parse_date(params: Mapping[str, str], name: str, errors: dict[str, list[str]]) -> date | None:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        errors[name] = ["Give a date as YYYY-MM-DD."]
+        return None
+    # The pattern first: fromisoformat alone would also take 20261201 and 2026-W48-1.
+    try:
+        day = date.fromisoformat(raw) if ISO_DATE.fullmatch(raw) else None
+    except ValueError:
+        day = None
+    if day is None:
+        errors[name] = [f"'{raw[:20]}' is not a date as YYYY-MM-DD."]
+    elif not EARLIEST <= day <= LATEST:
+        # Far dates would overflow datetime at the period's edges (9999-12-31 + 1 day).
+        errors[name] = [f"Give a date from {EARLIEST.year} to {LATEST.year}."]
+        day = None
+    return day
+
+
+def period_parse(
+    *, workspace: Workspace, params: Mapping[str, str], today: date | None = None
+) -> Period:
+    """The period a request asks for: `period` (7d, 30d, 90d: the last days up to today) or an
+    explicit `from` and `to` (YYYY-MM-DD, inclusive), which win when both are given (a page's
+    form may send its period menu along with the dates). Raises InvalidInput naming the field.
+    """
+    zone = workspace.zone
+    today = today or timezone.now().astimezone(zone).date()
+    if (params.get("from") or "").strip() or (params.get("to") or "").strip():
+        errors: dict[str, list[str]] = {}
+        start = _parse_date(params, "from", errors)
+        end = _parse_date(params, "to", errors)
+        if start is None or end is None:
+            raise InvalidInput(fields=errors)
+        if start > end:
+            raise InvalidInput(fields={"from": ["Must be on or before 'to'."]})
+        if (end - start).days + 1 > MAX_DAYS:
+            raise InvalidInput(fields={"from": [f"A period covers at most {MAX_DAYS} days."]})
+        return Period(start=start, end=end, zone=zone)
+    name = (params.get("period") or "").strip() or DEFAULT_PERIOD
+    if name not in PERIODS:
+        choices = ", ".join(PERIODS)
+        raise InvalidInput(fields={"period": [f"'{name[:20]}' is not one of {choices}."]})
+    return Period(start=today - timedelta(days=PERIODS[name] - 1), end=today, zone=zone)
+
+
+# --- The figures ------------------------------------------------------------------------------
+
+
+class Median(Aggregate):
+    """PostgreSQL's percentile_cont(0.5): the median of intervals (or numbers), NULLs ignored."""
+
+    function = "PERCENTILE_CONT"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    arity = 1
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _minutes(duration: timedelta | None) -> float | None:
+    return None if duration is None else round(duration.total_seconds() / 60, 1)
+
+
+def _bookings(workspace: Workspace, period: Period) -> dict[str, Any]:
+    # 1 query: a row per (local day, status); the (workspace, start) index finds the range.
+    rows = (
+        Booking.objects.for_workspace(workspace)
+        .filter(start__gte=period.start_at, start__lt=period.end_at)
+        .annotate(day=TruncDate("start", tzinfo=period.zone))
+        .values("day", "status")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    by_status = dict.fromkeys(Booking.Status.values, 0)
+    by_day: dict[date, int] = {}
+    for row in rows:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + row["count"]
+        by_day[row["day"]] = by_day.get(row["day"], 0) + row["count"]
+    no_show = by_status[Booking.Status.NO_SHOW]
+    return {
+        "total": sum(by_status.values()),
+        "by_status": by_status,
+        # Of the bookings that came to an end (attended or not): cancelled and upcoming ones
+        # say nothing about no-shows.
+        "no_show_rate": _rate(no_show, by_status[Booking.Status.COMPLETED] + no_show),
+        "per_day": [
+            {"date": day.isoformat(), "count": by_day.get(day, 0)} for day in period.dates()
+        ],
+    }
+
+
+def _contacts(workspace: Workspace, period: Period) -> dict[str, Any]:
+    # 1 query, on the (workspace, -created_at) index.
+    new = (
+        Contact.objects.for_workspace(workspace)
+        .filter(created_at__gte=period.start_at, created_at__lt=period.end_at)
+        .count()
+    )
+    return {"new": new}
+
+
+def _response_times(workspace: Workspace, period: Period) -> dict[str, Any]:
+    """Minutes from a client's message to the business's first reply after it.
+
+    Only the first inbound message of a run counts: a client who writes three times before
+    anyone answers waited once, from the first message, and one reply answers all three.
+    Counting each would shorten the wait and inflate the number answered. A reply is any
+    outbound message from staff or automation, whatever became of its delivery (a failed one
+    is retried; the business did answer). 1 query on PostgreSQL, 2 on SQLite (no median
+    aggregate there: the middle rows are read by offset instead).
+    """
+    thread = Message.objects.filter(conversation=OuterRef("conversation"))
+    is_reply = Q(direction=Message.Direction.OUTBOUND, sender_kind__in=REPLY_SENDERS)
+    first_reply_at = (
+        thread.filter(is_reply, created_at__gt=OuterRef("created_at"))
+        .order_by("created_at")
+        .values("created_at")[:1]
+    )
+    previous_direction = (
+        thread.filter(Q(direction=Message.Direction.INBOUND) | is_reply)
+        .filter(created_at__lt=OuterRef("created_at"))
+        .order_by("-created_at")
+        .values("direction")[:1]
+    )
+    # No earlier message, or a reply just before it: a run begins. (An alias: the subquery is
+    # written once, in the WHERE clause, and never selected.)
+    waits = (
+        Message.objects.for_workspace(workspace)
+        .filter(
+            direction=Message.Direction.INBOUND,
+            created_at__gte=period.start_at,
+            created_at__lt=period.end_at,
+        )
+        .alias(
+            previous_direction=Coalesce(
+                Subquery(previous_direction), Value(Message.Direction.OUTBOUND)
+            )
+        )
+        .filter(previous_direction=Message.Direction.OUTBOUND)
+        .annotate(
+            wait=ExpressionWrapper(
+                Subquery(first_reply_at) - F("created_at"), output_field=DurationField()
+            )
+        )
+    )
+    on_postgresql = connection.vendor == "postgresql"
+    figures = waits.aggregate(
+        runs=Count("pk"),
+        answered=Count("wait"),  # NULL when no reply came
+        average=Avg("wait"),
+        **({"median": Median("wait")} if on_postgresql else {}),
+    )
+    median = figures.get("median")
+    answered = figures["answered"]
+    if not on_postgresql and answered:
+        middle = list(
+            waits.filter(wait__isnull=False)
+            .order_by("wait")
+            .values_list("wait", flat=True)[(answered - 1) // 2 : answered // 2 + 1]
+        )
+        median = sum(middle, timedelta()) / len(middle)
+    return {
+        "median": _minutes(median),
+        "average": _minutes(figures["average"]),
+        "answered": answered,
+        "unanswered": figures["runs"] - answered,
+    }
+
+
+def _messages(workspace: Workspace, period: Period) -> dict[str, Any]:
+    # 1 query: a row per (local day, direction). Outbound counts every message sent, replies,
+    # automation and form links alike, whatever became of its delivery.
+    rows = (
+        Message.objects.for_workspace(workspace)
+        .filter(created_at__gte=period.start_at, created_at__lt=period.end_at)
+        .annotate(day=TruncDate("created_at", tzinfo=period.zone))
+        .values("day", "direction")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    counts: dict[tuple[date, str], int] = {
+        (row["day"], row["direction"]): row["count"] for row in rows
+    }
+    inbound, outbound = Message.Direction.INBOUND, Message.Direction.OUTBOUND
+    per_day = [
+        {
+            "date": day.isoformat(),
+            "inbound": counts.get((day, inbound), 0),
+            "outbound": counts.get((day, outbound), 0),
+        }
+        for day in period.dates()
+    ]
+    return {
+        "inbound": sum(day["inbound"] for day in per_day),
+        "outbound": sum(day["outbound"] for day in per_day),
+        "per_day": per_day,
+        "response_time_minutes": _response_times(workspace, period),
+    }
+
+
+def _forms(workspace: Workspace, period: Period, now: datetime) -> dict[str, Any]:
+    # 1 query, on the (workspace, -sent_at) index. Overdue: not in and past due as of now,
+    # whether or not the hourly sweep has marked it yet (the page should not lag by an hour).
+    past_due = Q(status=FormSubmission.Status.OVERDUE) | Q(
+        status=FormSubmission.Status.PENDING, due_at__lt=now
+    )
+    figures = (
+        FormSubmission.objects.for_workspace(workspace)
+        .filter(sent_at__gte=period.start_at, sent_at__lt=period.end_at)
+        .aggregate(
+            sent=Count("pk"),
+            completed=Count("pk", filter=Q(status=FormSubmission.Status.COMPLETED)),
+            overdue=Count("pk", filter=past_due),
+        )
+    )
+    return {**figures, "completion_rate": _rate(figures["completed"], figures["sent"])}
+
+
+def dashboard_stats(*, workspace: Workspace, period: Period) -> dict[str, Any]:
+    """The key figures of the period, JSON-ready (dates as YYYY-MM-DD, rates 0..1 or null).
+
+    5 queries on PostgreSQL whatever the data size (6 on SQLite): bookings by day and status,
+    new contacts, messages by day and direction, response times, forms.
+    """
+    return {
+        "period": {
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            "timezone": str(period.zone),  # the zone the days were counted in
+        },
+        "bookings": _bookings(workspace, period),
+        "contacts": _contacts(workspace, period),
+        "messages": _messages(workspace, period),
+        "forms": _forms(workspace, period, timezone.now()),
+    }
