@@ -5,6 +5,8 @@ from __future__ import annotations
 from bookings.models import BookingType, WorkingHours
 from workspaces.onboarding import OnboardingStep, register_step
 
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
 
 def _booking_missing(workspace) -> list[str]:
     missing = []
@@ -15,4 +17,38 @@ def _booking_missing(workspace) -> list[str]:
     return missing
 
 
-register_step(OnboardingStep("booking", "Services and opening hours", 30, _booking_missing))
+def _booking_summary(workspace) -> list[str]:
+    """Each service with its length, then the days the shared or a staff calendar is open."""
+    services = BookingType.objects.for_workspace(workspace).order_by("name", "pk")
+    lines = [
+        f"{s.name} ({s.duration_minutes} min){'' if s.is_active else ', switched off'}"
+        for s in services.only("name", "duration_minutes", "is_active")
+    ]
+    days = sorted(
+        set(WorkingHours.objects.for_workspace(workspace).values_list("weekday", flat=True))
+    )
+    if days:
+        lines.append(f"Opening hours set: {', '.join(WEEKDAYS[d] for d in days)}.")
+    else:
+        lines.append("No opening hours yet.")
+    return lines
+
+
+register_step(
+    OnboardingStep(
+        "booking",
+        "Services and opening hours",
+        30,
+        _booking_missing,
+        description=(
+            "What clients can book, how long each service takes, and when you are open: "
+            "the public booking page offers the free times."
+        ),
+        url_name="settings-booking-types",
+        links=(
+            ("Add or edit services", "settings-booking-types"),
+            ("Set opening hours", "settings-availability"),
+        ),
+        summary=_booking_summary,
+    )
+)

@@ -4,8 +4,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from careops import health
-from careops.views import DashboardView
+from careops.dashboard.views import DashboardFiguresView, DashboardPanelsView, DashboardView
 from workspaces import views as workspace_views
+from workspaces import views_onboarding
 from workspaces.forms import EmailAuthenticationForm
 
 admin.site.site_header = "CareOps support"
@@ -18,6 +19,8 @@ handler500 = "careops.errors.handler500"
 
 urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
+    path("dashboard/panels/", DashboardPanelsView.as_view(), name="dashboard-panels"),
+    path("dashboard/figures/", DashboardFiguresView.as_view(), name="dashboard-figures"),
     path("health", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include("careops.api")),
@@ -35,6 +38,12 @@ urlpatterns = [
     path("workspaces/new/", workspace_views.workspace_new, name="workspace-new"),
     path("workspaces/switch/", workspace_views.workspace_switch, name="workspace-switch"),
     path("invitations/<str:token>/", workspace_views.invitation_accept, name="invitation-accept"),
+    path("onboarding/", views_onboarding.OnboardingStartView.as_view(), name="onboarding"),
+    path(
+        "onboarding/<slug:step>/",
+        views_onboarding.OnboardingStepView.as_view(),
+        name="onboarding-step",
+    ),
     path("", include("contacts.urls")),
     path("", include("messaging.urls")),
     path("", include("bookings.urls")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from forms.models import FormTemplate
+from forms.selectors import templates_for_workspace
 from workspaces.onboarding import OnboardingStep, register_step
 
 
@@ -12,4 +13,30 @@ def _forms_missing(workspace) -> list[str]:
     return ["Create an intake form and choose the services that send it (optional)."]
 
 
-register_step(OnboardingStep("forms", "Intake forms", 40, _forms_missing, required=False))
+def _forms_summary(workspace) -> list[str]:
+    """Each live form with the services that send it (two queries, any number of forms)."""
+    lines = []
+    for template in templates_for_workspace(workspace=workspace):
+        services = ", ".join(t.name for t in template.booking_types.all())
+        sent = f"sent for {services}" if services else "not sent for any service yet"
+        off = "" if template.is_active else ", switched off"
+        lines.append(f"{template.name}: {sent}{off}.")
+    return lines
+
+
+register_step(
+    OnboardingStep(
+        "forms",
+        "Intake forms",
+        40,
+        _forms_missing,
+        required=False,
+        description=(
+            "Forms clients fill in before they come, sent with the booking confirmation of the "
+            "services you link them to."
+        ),
+        url_name="form-templates",
+        links=(("Create or edit forms", "form-templates"),),
+        summary=_forms_summary,
+    )
+)

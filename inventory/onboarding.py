@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Count, Q
+
 from inventory.models import InventoryItem
 from workspaces.onboarding import OnboardingStep, register_step
 
@@ -12,4 +14,27 @@ def _inventory_missing(workspace) -> list[str]:
     return ["Add the supplies you want to track (optional)."]
 
 
-register_step(OnboardingStep("inventory", "Inventory", 50, _inventory_missing, required=False))
+def _inventory_summary(workspace) -> list[str]:
+    counts = InventoryItem.objects.for_workspace(workspace).aggregate(
+        active=Count("pk", filter=Q(is_active=True)),
+        low=Count("pk", filter=Q(is_active=True, low_since__isnull=False)),
+    )
+    if not counts["active"]:
+        return []
+    items = "1 item" if counts["active"] == 1 else f"{counts['active']} items"
+    return [f"{items} tracked, {counts['low']} low on stock."]
+
+
+register_step(
+    OnboardingStep(
+        "inventory",
+        "Inventory",
+        50,
+        _inventory_missing,
+        required=False,
+        description=("The supplies you want to keep an eye on: you are alerted when one runs low."),
+        url_name="inventory",
+        links=(("Add items", "inventory"),),
+        summary=_inventory_summary,
+    )
+)

@@ -7,6 +7,8 @@ import zoneinfo
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from workspaces.models import Membership, validate_phone
+
 COMMON_TIMEZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
 
 
@@ -44,4 +46,41 @@ class InvitedSignupForm(forms.Form):
     name = forms.CharField(label="Your name", max_length=150)
     password = forms.CharField(
         label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+
+class WorkspaceDetailsForm(forms.Form):
+    """The wizard's first step. Only the name is needed to save: the rest can come later, and
+    the onboarding check says what is still missing."""
+
+    name = forms.CharField(label="Business name", max_length=120)
+    timezone = forms.ChoiceField(
+        label="Time zone",
+        choices=[(tz, tz) for tz in COMMON_TIMEZONES],
+        help_text="Times on your pages, messages and calendars are shown in it.",
+    )
+    contact_email = forms.EmailField(
+        label="Contact email",
+        required=False,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        help_text="Where clients write to you. An email or a phone number is needed.",
+    )
+    contact_phone = forms.CharField(
+        label="Contact phone",
+        max_length=32,
+        required=False,
+        validators=[validate_phone],
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+    )
+    address = forms.CharField(
+        label="Address",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "street-address"}),
+    )
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(
+        label="Role", choices=Membership.Role.choices, initial=Membership.Role.STAFF
     )

@@ -3,6 +3,11 @@
 Each domain app registers its own steps in its AppConfig.ready() (a communication channel,
 booking types with availability, ...), so this app imports none of them. A step's check reads
 the workspace's current data and returns what is still missing; nothing is stored twice.
+
+A step also carries what the owner's setup wizard (workspaces/views_onboarding.py) shows for it,
+since the wizard cannot import the app that knows: the page where the work is done (`url_name`,
+and `links` to every page involved), a `summary` of what is there now, and optionally its own
+`template` (a partial the wizard includes instead of the summary).
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from workspaces.models import Workspace
 
+# The wizard's last page; no registered step may take its key.
+REVIEW_KEY = "review"
+
 
 @dataclass(frozen=True)
 class OnboardingStep:
@@ -22,6 +30,16 @@ class OnboardingStep:
     order: int
     check: Callable[[Workspace], list[str]]
     required: bool = True
+    # Presentation, for the wizard and the dashboard checklist.
+    description: str = ""  # one or two sentences: what the step is for
+    # The page (URL name, no arguments) where the step's work is done; blank: the wizard's own.
+    url_name: str = ""
+    links: tuple[tuple[str, str], ...] = ()  # (label, URL name) of each page the step involves
+    summary: Callable[[Workspace], list[str]] | None = None  # "2 services", "Hours: Mon-Fri"
+    template: str = ""  # a partial that replaces the wizard's summary and links
+
+    def summary_lines(self, workspace: Workspace) -> list[str]:
+        return self.summary(workspace) if self.summary else []
 
 
 @dataclass(frozen=True)
@@ -31,21 +49,40 @@ class StepStatus:
     required: bool
     done: bool
     missing: list[str]
+    url_name: str = ""
 
 
 _STEPS: dict[str, OnboardingStep] = {}
 
 
 def register_step(step: OnboardingStep) -> None:
+    if step.key == REVIEW_KEY:
+        raise ValueError(f"'{REVIEW_KEY}' is the wizard's own last page, not a step key.")
     _STEPS[step.key] = step
+
+
+def onboarding_steps() -> list[OnboardingStep]:
+    """The registered steps, in the order the owner takes them."""
+    return sorted(_STEPS.values(), key=lambda s: s.order)
+
+
+def onboarding_step(key: str) -> OnboardingStep | None:
+    return _STEPS.get(key)
 
 
 def onboarding_status(workspace: Workspace) -> list[StepStatus]:
     statuses = []
-    for step in sorted(_STEPS.values(), key=lambda s: s.order):
+    for step in onboarding_steps():
         missing = step.check(workspace)
         statuses.append(
-            StepStatus(step.key, step.title, step.required, done=not missing, missing=missing)
+            StepStatus(
+                step.key,
+                step.title,
+                step.required,
+                done=not missing,
+                missing=missing,
+                url_name=step.url_name,
+            )
         )
     return statuses
 
@@ -73,7 +110,27 @@ def _team_missing(workspace: Workspace) -> list[str]:
 
 register_step(
     OnboardingStep(
-        "business_details", "Business details and time zone", 10, _business_details_missing
+        "business_details",
+        "Business details and time zone",
+        10,
+        _business_details_missing,
+        description=(
+            "How clients know and reach you. Times on your pages, messages and calendars "
+            "follow the time zone."
+        ),
+        template="workspaces/_onboarding_business_details.html",
     )
 )
-register_step(OnboardingStep("team", "Staff invitations", 90, _team_missing, required=False))
+register_step(
+    OnboardingStep(
+        "team",
+        "Staff invitations",
+        90,
+        _team_missing,
+        required=False,
+        description=(
+            "Invite the people who work with you: staff run the day, owners also the setup."
+        ),
+        template="workspaces/_onboarding_team.html",
+    )
+)

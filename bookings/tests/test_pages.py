@@ -485,11 +485,16 @@ def test_the_dashboard_says_when_nothing_is_booked_today(staff_client):
     assert b"No bookings today." in response.content
 
 
-def test_the_onboarding_step_links_to_the_services_page(owner_client):
+def test_the_onboarding_step_leads_to_the_services_page(owner_client):
     response = owner_client.get(reverse("dashboard"))
 
     step = response.content.decode().split('data-step="booking"')[1].split("</li>")[0]
-    assert f'href="{reverse("settings-booking-types")}"' in step
+    wizard_step = reverse("onboarding-step", args=["booking"])
+    assert f'href="{wizard_step}"' in step
+    assert (
+        f'href="{reverse("settings-booking-types")}"'
+        in owner_client.get(wizard_step).content.decode()
+    )
 
 
 def test_staff_get_their_own_calendar_feed_address(staff_client, workspace_a, staff):

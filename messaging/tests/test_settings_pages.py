@@ -463,10 +463,12 @@ def test_staff_get_403_on_every_settings_page(staff_client, workspace_a):
 # --- Navigation and the onboarding checklist ----------------------------------------------------
 
 
-def test_the_onboarding_step_communication_links_to_the_integrations_page(owner_client):
+def test_the_onboarding_step_communication_leads_to_the_integrations_page(owner_client):
     page = owner_client.get("/").content.decode()
+    wizard_step = reverse("onboarding-step", args=["communication"])
 
-    assert f'<a href="{LIST}">Email or SMS channel</a>' in page
+    assert f'<a href="{wizard_step}">Email or SMS channel</a>' in page
+    assert f'href="{LIST}"' in owner_client.get(wizard_step).content.decode()
 
 
 def test_owners_see_a_settings_link_and_staff_do_not(owner_client, staff, client):

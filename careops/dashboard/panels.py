@@ -1,0 +1,158 @@
+"""The dashboard's panels: each a read of one app's data, cut to what a panel shows, in one or
+two queries whatever the workspace holds. An owner's panels cover the workspace; a staff
+member's (`staff=user`) cover their own work: the bookings they deliver and the shared
+calendar's (no one in particular delivers those, so everyone on shift sees them), the
+conversations assigned to them, and the forms of those bookings or that they sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from automation.selectors import alerts_for_workspace
+from bookings.models import ACTIVE_STATUSES
+from bookings.selectors import bookings_for_workspace, bookings_today
+from forms.models import FormSubmission
+from forms.selectors import submissions_for_workspace
+from inventory.selectors import items_low
+from messaging.models import Conversation
+from messaging.selectors import conversations_for_workspace
+
+# How many rows a panel lists; its heading links to the page that has the rest.
+LIMIT = 8
+OPEN_FORMS = (FormSubmission.Status.PENDING, FormSubmission.Status.OVERDUE)
+
+
+@dataclass
+class Panel:
+    rows: list[Any]
+    more: bool = False  # there are rows beyond LIMIT
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _cut(rows, limit: int = LIMIT) -> tuple[list, bool]:
+    rows = list(rows[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def _local_midnight(day: date, workspace) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=workspace.zone)
+
+
+def _delivered_by(staff, through: str = "") -> Q:
+    """Bookings a staff member delivers: their own and the shared calendar's."""
+    shared = Q(**{f"{through}staff__isnull": True})
+    if through:  # a form sent without a booking is not a shared booking's
+        shared &= Q(**{f"{through.removesuffix('__')}__isnull": False})
+    return Q(**{f"{through}staff": staff}) | shared
+
+
+def workspace_today(workspace, now: datetime | None = None) -> date:
+    return timezone.localtime(now or timezone.now(), workspace.zone).date()
+
+
+def panel_today(*, workspace, staff=None, now: datetime | None = None) -> Panel:
+    """Today's bookings (a staff member's own), each with its forms' statuses: 2 queries."""
+    bookings = bookings_today(workspace=workspace, now=now)
+    if staff is not None:
+        bookings = bookings.filter(_delivered_by(staff))
+    forms = Prefetch(
+        "form_submissions",
+        queryset=FormSubmission.objects.only(
+            "pk", "booking_id", "status", "template_name"
+        ).order_by("template_name", "pk"),
+        to_attr="forms",
+    )
+    rows, more = _cut(bookings.prefetch_related(forms))
+    return Panel(rows, more)
+
+
+def panel_week(*, workspace, staff=None, now: datetime | None = None) -> Panel:
+    """The next seven days after today: active bookings per day, zero-filled: 1 query."""
+    today = workspace_today(workspace, now)
+    days = [today + timedelta(days=n) for n in range(1, 8)]
+    bookings = bookings_for_workspace(
+        workspace=workspace,
+        status=ACTIVE_STATUSES,
+        start_from=_local_midnight(days[0], workspace),
+        start_to=_local_midnight(days[-1] + timedelta(days=1), workspace),
+    )
+    if staff is not None:
+        bookings = bookings.filter(_delivered_by(staff))
+    per_day = dict(
+        bookings.order_by()
+        .annotate(day=TruncDate("start", tzinfo=workspace.zone))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .values_list("day", "n")
+    )
+    rows = [(day, per_day.get(day, 0)) for day in days]
+    return Panel(rows, counts={"total": sum(n for _, n in rows)})
+
+
+def panel_conversations(*, workspace, staff=None) -> Panel:
+    """Unread conversations (for staff: the ones assigned to them, unread first), with the
+    unread count: 2 queries."""
+    conversations = conversations_for_workspace(workspace=workspace)
+    if staff is None:
+        conversations = conversations.filter(unread_count__gt=0)
+        unread = Conversation.objects.for_workspace(workspace).filter(unread_count__gt=0)
+    else:
+        conversations = conversations.filter(assigned_to=staff).order_by(
+            "-unread_count", "-last_message_at", "-pk"
+        )
+        unread = Conversation.objects.for_workspace(workspace).filter(
+            assigned_to=staff, unread_count__gt=0
+        )
+    rows, more = _cut(conversations)
+    return Panel(rows, more, counts={"unread": unread.count()})
+
+
+def panel_forms(*, workspace, staff=None) -> Panel:
+    """Pending and overdue forms, overdue and soonest due first (for staff: the forms of the
+    bookings they deliver), with both counts: 2 queries."""
+    submissions = submissions_for_workspace(workspace=workspace, status=OPEN_FORMS)
+    if staff is not None:
+        submissions = submissions.filter(
+            _delivered_by(staff, through="booking__") | Q(sent_by=staff)
+        )
+    counts = submissions.order_by().aggregate(
+        pending=Count("pk", filter=Q(status=FormSubmission.Status.PENDING)),
+        overdue=Count("pk", filter=Q(status=FormSubmission.Status.OVERDUE)),
+    )
+    rows, more = _cut(submissions.order_by("-status", "due_at", "pk"))  # "overdue" > "pending"
+    return Panel(rows, more, counts=counts)
+
+
+def panel_low_stock(*, workspace) -> Panel:
+    """Active items at or below their threshold, emptiest first: 1 query."""
+    rows, more = _cut(items_low(workspace=workspace).order_by("quantity_on_hand", "name", "pk"))
+    return Panel(rows, more)
+
+
+def panel_alerts(*, workspace) -> Panel:
+    """Open alerts, newest first: 1 query."""
+    rows, more = _cut(alerts_for_workspace(workspace=workspace))
+    return Panel(rows, more)
+
+
+def panels_for(membership, *, now: datetime | None = None) -> dict[str, Panel]:
+    """Every panel of the member's dashboard: an owner's cover the workspace, a staff member's
+    their own work (no stock: owners look after it)."""
+    workspace = membership.workspace
+    staff = None if membership.is_owner else membership.user_id  # an id: no query for the user
+    panels = {
+        "today": panel_today(workspace=workspace, staff=staff, now=now),
+        "week": panel_week(workspace=workspace, staff=staff, now=now),
+        "conversations": panel_conversations(workspace=workspace, staff=staff),
+        "forms": panel_forms(workspace=workspace, staff=staff),
+        "alerts": panel_alerts(workspace=workspace),
+    }
+    if staff is None:
+        panels["low_stock"] = panel_low_stock(workspace=workspace)
+    return panels
