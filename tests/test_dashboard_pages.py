@@ -94,6 +94,7 @@ def test_an_owner_sees_the_day_the_week_the_inbox_forms_stock_alerts_and_figures
     week = panel(html, "week-panel")
     assert "Fri 7 Mar</span> <strong>2</strong>" in week
     assert "Thu 6 Mar</span> <strong>0</strong>" in week
+    assert "Fri 09:00</time>" in week  # the first bookings coming up, listed
     inbox = panel(html, "inbox-panel")
     assert 'data-testid="unread-count">1<' in inbox
     assert "Ada Lovelace" in inbox
@@ -193,13 +194,14 @@ def test_the_owners_dashboard_takes_a_constant_number_of_queries(
     fill(workspace_a, rows)
     owner_client.get(reverse("dashboard"))
 
-    # 25 queries: session, user, membership and workspace, the switcher's list (4); the
+    # 26 queries: session, user, membership and workspace, the switcher's list (4); the
     # onboarding checklist of a workspace not yet live (7: see workspaces/onboarding.py);
-    # today's bookings and their forms (2), the week per day (1), unread conversations and
-    # their count (2), open forms' counts and rows (2), low stock (1), open alerts (1); the
+    # today's bookings and their forms (2), the week per day and its first bookings (2),
+    # unread conversations and their count (2), open forms' counts and rows (2), low stock (1),
+    # open alerts (1); the
     # figures: bookings by day and status, new contacts, messages by day and direction,
     # response times, forms (5: see careops/dashboard/stats.py)
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(26):
         response = owner_client.get(reverse("dashboard"))
 
     assert response.status_code == 200
@@ -213,10 +215,10 @@ def test_the_staff_dashboard_and_the_refresh_take_a_constant_number_of_queries(
     client.force_login(staff)
     client.get(reverse("dashboard"))
 
-    # 12 queries: session, user, membership and workspace, the switcher's list; today's
-    # bookings and their forms, the week, assigned conversations and the unread count, open
-    # forms' counts and rows, open alerts
-    with django_assert_max_num_queries(12):
+    # 13 queries: session, user, membership and workspace, the switcher's list; today's
+    # bookings and their forms, the week and its first bookings, assigned conversations and
+    # the unread count, open forms' counts and rows, open alerts
+    with django_assert_max_num_queries(13):
         assert client.get(reverse("dashboard")).status_code == 200
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(13):
         assert client.get(reverse("dashboard-panels")).status_code == 200

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from bookings.models import Booking
 from bookings.tests.factories import BookingTypeFactory, WorkingHoursFactory
 from tests.browser.conftest import ARTIFACTS
+from workspaces.tests.factories import make_live
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -38,6 +39,7 @@ def test_a_visitor_books_a_slot_in_their_time_zone_and_cancels_it(
     page = new_york_page
     workspace_a.timezone = "Europe/London"
     workspace_a.save(update_fields=["timezone"])
+    make_live(workspace_a)
     for weekday in range(7):
         WorkingHoursFactory(
             workspace=workspace_a, weekday=weekday, start_time=time(8), end_time=time(20)

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from contacts.models import Contact
-from workspaces.tests.factories import PASSWORD
+from workspaces.tests.factories import PASSWORD, make_live
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(trans
 def test_a_visitor_writes_in_and_the_owner_finds_them_by_searching(
     page, live_server, owner, workspace_a
 ):
+    make_live(workspace_a)
     page.goto(f"{live_server.url}/c/{workspace_a.slug}/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Contact Alpha Clinic")
     expect(page.get_by_label("Leave this empty")).not_to_be_in_viewport()

@@ -66,8 +66,8 @@ def test_the_dashboard_renders_in_a_constant_number_of_queries(
 
     # session, user, membership+workspace, switcher list, onboarding checks (integrations,
     # booking types, working hours, form templates, inventory items, members, invitations),
-    # the panels (9) and the owner's figures (5): see tests/test_dashboard_pages.py
-    with django_assert_max_num_queries(25):
+    # the panels (10) and the owner's figures (5): see tests/test_dashboard_pages.py
+    with django_assert_max_num_queries(26):
         response = client.get("/")
 
     assert response.status_code == 200
