@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.views.generic import TemplateView
 
+from bookings.models import Booking
 from careops.dashboard.charts import bar_chart, grouped_bar_chart
 from careops.dashboard.panels import panels_for
 from careops.dashboard.stats import dashboard_stats, period_parse
@@ -48,6 +49,10 @@ def figures_context(request) -> dict:
         "periods": PERIODS,
         "bookings_chart": bookings_chart,
         "messages_chart": messages_chart,
+        "status_counts": [
+            (value, label, stats["bookings"]["by_status"].get(value, 0))
+            for value, label in Booking.Status.choices
+        ],
     }
 
 
