@@ -52,7 +52,7 @@ test: install services browser
 
 # Contacts, inbox, booking slots, stock moves and the automation outbox at scale, on
 # PostgreSQL (database careops_bench); BENCH_ROWS, BENCH_CONVERSATIONS, BENCH_STAFF,
-# BENCH_STOCK_THREADS, BENCH_STOCK_USAGES, BENCH_EVENTS.
+# BENCH_STOCK_THREADS, BENCH_STOCK_USAGES, BENCH_EVENTS, BENCH_BOOKINGS (the dashboard's).
 bench: install services
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='careops_bench'" | grep -q 1 \
 		|| psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE careops_bench"
@@ -60,6 +60,7 @@ bench: install services
 	$(BENCH_ENV) $(BIN)/python bench/contacts_inbox.py
 	$(BENCH_ENV) $(BIN)/python bench/bookings_slots.py
 	$(BENCH_ENV) $(BIN)/python bench/automation_stock.py
+	$(BENCH_ENV) $(BIN)/python bench/dashboard.py
 
 lint: install
 	$(BIN)/ruff check .

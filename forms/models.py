@@ -150,6 +150,12 @@ class FormSubmission(WorkspaceOwnedModel):
             ),
             # A contact's timeline and a booking's detail.
             models.Index(fields=["contact", "-sent_at"], name="forms_submission_contact"),
+            # The dashboard's waiting forms: overdue, then pending, soonest due first.
+            models.Index(
+                fields=["workspace", "status", "due_at"],
+                condition=models.Q(status__in=["pending", "overdue"]),
+                name="forms_submission_open_due",
+            ),
         ]
 
     def __str__(self) -> str:

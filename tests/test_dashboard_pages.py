@@ -108,6 +108,27 @@ def test_an_owner_sees_the_day_the_week_the_inbox_forms_stock_alerts_and_figures
     assert "<svg" in figures
 
 
+def test_the_forms_panel_lists_overdue_forms_first_then_the_soonest_due(owner_client, workspace_a):
+    for name, status, due in (
+        ("Later Pending", FormSubmission.Status.PENDING, NOW + timedelta(days=2)),
+        ("Sooner Pending", FormSubmission.Status.PENDING, NOW + timedelta(hours=3)),
+        ("Late Overdue", FormSubmission.Status.OVERDUE, NOW - timedelta(hours=1)),
+    ):
+        FormSubmissionFactory(
+            workspace=workspace_a,
+            contact=ContactFactory(workspace=workspace_a, name=name),
+            status=status,
+            sent_at=NOW - timedelta(days=3),
+            due_at=due,
+            overdue_at=NOW if status == FormSubmission.Status.OVERDUE else None,
+        )
+
+    forms = panel(owner_client.get(reverse("dashboard")).content.decode(), "forms-panel")
+
+    order = [forms.index(name) for name in ("Late Overdue", "Sooner Pending", "Later Pending")]
+    assert order == sorted(order)
+
+
 def test_staff_see_their_own_and_the_shared_calendars_bookings_not_a_colleagues(
     client, staff, workspace_a
 ):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -128,7 +128,15 @@ def panel_forms(*, workspace, staff=None) -> Panel:
         pending=Count("pk", filter=Q(status=FormSubmission.Status.PENDING)),
         overdue=Count("pk", filter=Q(status=FormSubmission.Status.OVERDUE)),
     )
-    rows, more = _cut(submissions.order_by("-status", "due_at", "pk"))  # "overdue" > "pending"
+    order = ("status", "due_at", "pk")  # "overdue" sorts before "pending": overdue first
+    # The first few are chosen on the submissions alone, then joined: sorting thousands of open
+    # forms with their contact, booking and template joined took 80 ms at 100,000 bookings.
+    first = submissions.order_by(*order).values("pk")[: LIMIT + 1]
+    rows, more = _cut(
+        submissions_for_workspace(workspace=workspace)
+        .filter(pk__in=Subquery(first))
+        .order_by(*order)
+    )
     return Panel(rows, more, counts=counts)
 
 

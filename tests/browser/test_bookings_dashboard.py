@@ -13,17 +13,9 @@ from playwright.sync_api import expect
 from bookings.models import Booking
 from bookings.tests.factories import BookingFactory, BookingTypeFactory
 from contacts.tests.factories import ContactFactory
-from workspaces.tests.factories import PASSWORD
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("logout")).to_be_visible()
 
 
 def test_staff_complete_todays_booking_from_the_schedule(page, live_server, staff, workspace_a):

@@ -11,17 +11,9 @@ from playwright.sync_api import expect
 
 from bookings.tests.factories import BookingFactory
 from contacts.tests.factories import ContactFactory
-from workspaces.tests.factories import PASSWORD
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("logout")).to_be_visible()
 
 
 def test_the_panels_refresh_every_minute_without_reloading_the_page(

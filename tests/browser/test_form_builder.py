@@ -6,17 +6,9 @@ import pytest
 from playwright.sync_api import expect
 
 from forms.models import FormTemplate
-from workspaces.tests.factories import PASSWORD
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("logout")).to_be_visible()
 
 
 def add_field(page, field_type: str, label: str, choices: str = "") -> None:

@@ -63,13 +63,6 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"journey-{name}.png"), full_page=True)
 
 
-def sign_in(page, url: str, email: str, password: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def next_step(page, title: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_contain_text(title)
 
@@ -273,7 +266,10 @@ def test_an_expired_form_link_says_so(page, live_server, workspace_a, settings):
 
 
 def test_a_wrong_password_is_said_and_nothing_else_is_revealed(page, live_server, owner):
-    sign_in(page, live_server.url, owner.email, "not-the-password")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(owner.email)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
 
     expect(page.get_by_text("Email or password is incorrect.")).to_be_visible()
     expect(page.get_by_test_id("logout")).to_have_count(0)

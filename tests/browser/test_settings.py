@@ -8,19 +8,11 @@ import pytest
 from playwright.sync_api import expect
 
 from messaging.models import Integration
-from workspaces.tests.factories import PASSWORD
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 API_KEY = "re_live_browser_secret_9876"
-
-
-def sign_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("logout")).to_be_visible()
 
 
 def test_owner_connects_an_email_provider_and_sends_a_test(
