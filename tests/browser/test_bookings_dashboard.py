@@ -57,7 +57,12 @@ def test_staff_complete_todays_booking_from_the_schedule(page, live_server, staf
 
 
 def test_the_week_calendar_scrolls_sideways_on_a_phone(page, live_server, staff, workspace_a):
-    BookingFactory(workspace=workspace_a, staff=staff, start=timezone.now())
+    # Today at 10:00 on the workspace's clock: one block, whatever the hour the test runs at (a
+    # booking made "now" at 23:30 runs past midnight and rightly shows in two columns).
+    today_ten = timezone.localtime(timezone.now(), workspace_a.zone).replace(
+        hour=10, minute=0, second=0, microsecond=0
+    )
+    BookingFactory(workspace=workspace_a, staff=staff, start=today_ten)
     sign_in(page, live_server, staff)
 
     page.goto(f"{live_server.url}/bookings/calendar/?view=week")

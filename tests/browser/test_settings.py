@@ -25,6 +25,8 @@ def test_owner_connects_an_email_provider_and_sends_a_test(
     step = page.locator('[data-step="communication"]')
     expect(step).not_to_have_class(re.compile("done"))
     step.get_by_role("link", name="Email or SMS channel").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Email or SMS channel")
+    page.get_by_role("link", name="Add a provider and send a test").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Email & SMS providers")
     expect(page.get_by_text("No email provider yet.")).to_be_visible()
 
