@@ -143,16 +143,20 @@ def _minutes(duration: timedelta | None) -> float | None:
     return None if duration is None else round(duration.total_seconds() / 60, 1)
 
 
-def _bookings(workspace: Workspace, period: Period) -> dict[str, Any]:
-    # 1 query: a row per (local day, status); the (workspace, start) index finds the range.
-    rows = (
-        Booking.objects.for_workspace(workspace)
-        .filter(start__gte=period.start_at, start__lt=period.end_at)
-        .annotate(day=TruncDate("start", tzinfo=period.zone))
-        .values("day", "status")
+def _count_by_day(rows, moment: str, kind: str, period: Period):
+    """Rows of the period counted per (local day of `moment`, `kind`): one grouped query."""
+    return (
+        rows.filter(**{f"{moment}__gte": period.start_at, f"{moment}__lt": period.end_at})
+        .annotate(day=TruncDate(moment, tzinfo=period.zone))
+        .values("day", kind)
         .annotate(count=Count("pk"))
         .order_by()
     )
+
+
+def _bookings(workspace: Workspace, period: Period) -> dict[str, Any]:
+    # 1 query: a row per (local day, status); the (workspace, start) index finds the range.
+    rows = _count_by_day(Booking.objects.for_workspace(workspace), "start", "status", period)
     by_status = dict.fromkeys(Booking.Status.values, 0)
     by_day: dict[date, int] = {}
     for row in rows:
@@ -252,13 +256,8 @@ def _response_times(workspace: Workspace, period: Period) -> dict[str, Any]:
 def _messages(workspace: Workspace, period: Period) -> dict[str, Any]:
     # 1 query: a row per (local day, direction). Outbound counts every message sent, replies,
     # automation and form links alike, whatever became of its delivery.
-    rows = (
-        Message.objects.for_workspace(workspace)
-        .filter(created_at__gte=period.start_at, created_at__lt=period.end_at)
-        .annotate(day=TruncDate("created_at", tzinfo=period.zone))
-        .values("day", "direction")
-        .annotate(count=Count("pk"))
-        .order_by()
+    rows = _count_by_day(
+        Message.objects.for_workspace(workspace), "created_at", "direction", period
     )
     counts: dict[tuple[date, str], int] = {
         (row["day"], row["direction"]): row["count"] for row in rows
