@@ -43,6 +43,15 @@ def workspace_a(db):
 
 
 @pytest.fixture
+def live_workspace_a(workspace_a):
+    """Workspace A, live: its public pages take clients (modules of public-page tests use it
+    for every test through pytestmark)."""
+    from workspaces.tests.factories import make_live
+
+    return make_live(workspace_a)
+
+
+@pytest.fixture
 def workspace_b(db):
     return WorkspaceFactory(name="Bravo Salon", slug="bravo-salon")
 

@@ -15,9 +15,10 @@ from bookings.services import booking_from_manage_token
 from bookings.tests.factories import BookingFactory, BookingTypeFactory, WorkingHoursFactory
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
-from workspaces.tests.factories import MembershipFactory, make_live
+from workspaces.tests.factories import MembershipFactory
 
-pytestmark = pytest.mark.django_db
+# Clients reach a workspace through its public pages only once it is live.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("live_workspace_a")]
 
 LIST = "/api/v1/bookings"
 SLOTS = "/api/v1/bookings/slots"
@@ -26,12 +27,6 @@ TYPES = "/api/v1/bookings/types"
 # Friday 27 February 2026, noon; workspace A is in London, which is on UTC in winter.
 NOW = datetime(2026, 2, 27, 12, tzinfo=UTC)
 MONDAY_9 = datetime(2026, 3, 2, 9, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _live(workspace_a):
-    """Clients reach a workspace through its public pages only once it is live."""
-    make_live(workspace_a)
 
 
 def url(booking, suffix=""):

@@ -16,21 +16,15 @@ from bookings.tests.factories import BookingFactory, BookingTypeFactory, Working
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from messaging.models import Message
-from workspaces.tests.factories import make_live
 
-pytestmark = pytest.mark.django_db
+# Clients reach a workspace through its public pages only once it is live.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("live_workspace_a")]
 
 # Wednesday 7 January 2026, noon in London (GMT = UTC; New York is 5 hours behind).
 NOW = datetime(2026, 1, 7, 12, tzinfo=UTC)
 MONDAY_9 = datetime(2026, 1, 12, 9, tzinfo=UTC)
 MONDAY_10 = MONDAY_9 + timedelta(hours=1)
 DASH = "\N{EN DASH}"
-
-
-@pytest.fixture(autouse=True)
-def _live(workspace_a):
-    """Clients reach a workspace through its public pages only once it is live."""
-    make_live(workspace_a)
 
 
 @pytest.fixture(autouse=True)

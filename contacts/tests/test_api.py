@@ -8,17 +8,11 @@ from contacts.models import Contact, ContactMerge
 from contacts.tests.factories import ContactFactory, TagFactory
 from messaging.models import Conversation
 from messaging.services import message_receive
-from workspaces.tests.factories import make_live
 
-pytestmark = pytest.mark.django_db
+# Clients reach a workspace through its public pages only once it is live.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("live_workspace_a")]
 
 LIST = "/api/v1/contacts"
-
-
-@pytest.fixture(autouse=True)
-def _live(workspace_a):
-    """Clients reach a workspace through its public pages only once it is live."""
-    make_live(workspace_a)
 
 
 def url(contact, suffix=""):

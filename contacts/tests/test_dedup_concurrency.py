@@ -7,17 +7,11 @@ import pytest
 from contacts.models import Contact
 from contacts.services import contact_form_submit, contact_upsert
 from tests.concurrency import race as race_threads
-from workspaces.tests.factories import make_live
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Clients reach a workspace through its public pages only once it is live.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_workspace_a")]
 
 RACERS = 2
-
-
-@pytest.fixture(autouse=True)
-def _live(workspace_a):
-    """Clients reach a workspace through its public pages only once it is live."""
-    make_live(workspace_a)
 
 
 def race(target, count: int = RACERS) -> tuple[list, list[BaseException]]:

@@ -12,16 +12,11 @@ from contacts.models import Contact
 from contacts.tests.factories import ContactFactory, TagFactory
 from workspaces.tests.factories import make_live
 
-pytestmark = pytest.mark.django_db
+# Clients reach a workspace through its public pages only once it is live.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("live_workspace_a")]
 
 
 # --- The list ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _live(workspace_a):
-    """Clients reach a workspace through its public pages only once it is live."""
-    make_live(workspace_a)
 
 
 def test_the_contacts_list_asks_anonymous_visitors_to_sign_in(client):

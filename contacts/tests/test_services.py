@@ -15,18 +15,12 @@ from contacts.services import (
     contact_upsert,
 )
 from contacts.tests.factories import ContactFactory, TagFactory
-from workspaces.tests.factories import make_live
 
-pytestmark = pytest.mark.django_db
+# Clients reach a workspace through its public pages only once it is live.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("live_workspace_a")]
 
 
 # --- Deduplication of public submissions ------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _live(workspace_a):
-    """Clients reach a workspace through its public pages only once it is live."""
-    make_live(workspace_a)
 
 
 def test_a_submission_with_a_known_email_updates_that_contact_instead_of_adding_one(

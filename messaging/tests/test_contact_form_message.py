@@ -10,13 +10,9 @@ from contacts.services import contact_form_submit
 from contacts.tests.factories import ContactFactory
 from messaging.models import Channel, Conversation, Message
 from messaging.tests.factories import ConversationFactory
-from workspaces.tests.factories import make_live
 
-
-@pytest.fixture(autouse=True)
-def _live(workspace_a):
-    """Clients reach a workspace through its public pages only once it is live."""
-    make_live(workspace_a)
+# Clients reach a workspace through its public pages only once it is live.
+pytestmark = pytest.mark.usefixtures("live_workspace_a")
 
 
 def test_a_contact_form_submission_is_stored_as_an_inbound_message(workspace_a):
