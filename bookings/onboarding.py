@@ -44,7 +44,6 @@ register_step(
             "What clients can book, how long each service takes, and when you are open: "
             "the public booking page offers the free times."
         ),
-        url_name="settings-booking-types",
         links=(
             ("Add or edit services", "settings-booking-types"),
             ("Set opening hours", "settings-availability"),

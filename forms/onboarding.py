@@ -35,7 +35,6 @@ register_step(
             "Forms clients fill in before they come, sent with the booking confirmation of the "
             "services you link them to."
         ),
-        url_name="form-templates",
         links=(("Create or edit forms", "form-templates"),),
         summary=_forms_summary,
     )

@@ -33,7 +33,6 @@ register_step(
         _inventory_missing,
         required=False,
         description=("The supplies you want to keep an eye on: you are alerted when one runs low."),
-        url_name="inventory",
         links=(("Add items", "inventory"),),
         summary=_inventory_summary,
     )

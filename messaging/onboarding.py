@@ -47,7 +47,6 @@ register_step(
             "Confirmations, reminders and your replies reach clients through an email or SMS "
             "provider. Add one, then send a test to check that it works."
         ),
-        url_name="settings-integrations",
         links=(("Add a provider and send a test", "settings-integrations"),),
         summary=_channel_summary,
     )

@@ -5,9 +5,9 @@ booking types with availability, ...), so this app imports none of them. A step'
 the workspace's current data and returns what is still missing; nothing is stored twice.
 
 A step also carries what the owner's setup wizard (workspaces/views_onboarding.py) shows for it,
-since the wizard cannot import the app that knows: the page where the work is done (`url_name`,
-and `links` to every page involved), a `summary` of what is there now, and optionally its own
-`template` (a partial the wizard includes instead of the summary).
+since the wizard cannot import the app that knows: `links` to the pages where the work is done,
+a `summary` of what is there now, and optionally its own `template` (a partial the wizard
+includes instead of the summary).
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ class OnboardingStep:
     required: bool = True
     # Presentation, for the wizard and the dashboard checklist.
     description: str = ""  # one or two sentences: what the step is for
-    # The page (URL name, no arguments) where the step's work is done; blank: the wizard's own.
-    url_name: str = ""
     links: tuple[tuple[str, str], ...] = ()  # (label, URL name) of each page the step involves
     summary: Callable[[Workspace], list[str]] | None = None  # "2 services", "Hours: Mon-Fri"
     template: str = ""  # a partial that replaces the wizard's summary and links
@@ -49,7 +47,6 @@ class StepStatus:
     required: bool
     done: bool
     missing: list[str]
-    url_name: str = ""
 
 
 _STEPS: dict[str, OnboardingStep] = {}
@@ -75,14 +72,7 @@ def onboarding_status(workspace: Workspace) -> list[StepStatus]:
     for step in onboarding_steps():
         missing = step.check(workspace)
         statuses.append(
-            StepStatus(
-                step.key,
-                step.title,
-                step.required,
-                done=not missing,
-                missing=missing,
-                url_name=step.url_name,
-            )
+            StepStatus(step.key, step.title, step.required, done=not missing, missing=missing)
         )
     return statuses
 
