@@ -3,8 +3,7 @@ takes the workspace: another workspace's rows are never in reach."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -48,18 +47,13 @@ def bookings_for_workspace(
     return bookings.order_by("start", "pk")
 
 
-def _local_midnight(day, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=zone)
-
-
 def bookings_today(*, workspace, now: datetime | None = None) -> QuerySet[Booking]:
     """The bookings starting today in the workspace's time zone, cancelled ones left out."""
-    zone = ZoneInfo(workspace.timezone)
-    today = timezone.localtime(now or timezone.now(), zone).date()
+    today = workspace.today(now)
     return bookings_for_workspace(
         workspace=workspace,
-        start_from=_local_midnight(today, zone),
-        start_to=_local_midnight(today + timedelta(days=1), zone),
+        start_from=workspace.midnight(today),
+        start_to=workspace.midnight(today + timedelta(days=1)),
     ).exclude(status=Booking.Status.CANCELLED)
 
 
@@ -68,14 +62,13 @@ def bookings_upcoming(
 ) -> QuerySet[Booking]:
     """The active bookings starting from now until the end of the `days`th day ahead (the
     workspace's days; days=7 on a Monday runs to the end of next Monday)."""
-    zone = ZoneInfo(workspace.timezone)
     now = now or timezone.now()
-    last_day = timezone.localtime(now, zone).date() + timedelta(days=days)
+    last_day = workspace.today(now) + timedelta(days=days)
     return bookings_for_workspace(
         workspace=workspace,
         status=ACTIVE_STATUSES,
         start_from=now,
-        start_to=_local_midnight(last_day + timedelta(days=1), zone),
+        start_to=workspace.midnight(last_day + timedelta(days=1)),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
+from datetime import date, datetime, time
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
@@ -144,6 +144,14 @@ class Workspace(TimestampedModel):
     def zone(self) -> zoneinfo.ZoneInfo:
         """The time zone its clients and staff read times in."""
         return zoneinfo.ZoneInfo(self.timezone or "UTC")
+
+    def today(self, now: datetime | None = None) -> date:
+        """The date on its clock now (or at `now`)."""
+        return timezone.localtime(now or timezone.now(), self.zone).date()
+
+    def midnight(self, day: date) -> datetime:
+        """The moment one of its days begins (aware; a DST day begins at its own offset)."""
+        return datetime.combine(day, time.min, tzinfo=self.zone)
 
     def local_text(self, moment: datetime, fmt: str) -> str:
         """A moment as its clients read it: on its clock, in a date format ("l j F, H:i")."""

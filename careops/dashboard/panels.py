@@ -7,16 +7,16 @@ conversations assigned to them, and the forms of those bookings or that they sen
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, Subquery
 from django.db.models.functions import TruncDate
-from django.utils import timezone
 
 from automation.selectors import alerts_for_workspace
 from bookings.models import ACTIVE_STATUSES
 from bookings.selectors import bookings_for_workspace, bookings_today
+from careops.dashboard.stats import Period
 from forms.models import FormSubmission
 from forms.selectors import submissions_for_workspace
 from inventory.selectors import items_low
@@ -41,20 +41,12 @@ def _cut(rows, limit: int = LIMIT) -> tuple[list, bool]:
     return rows[:limit], len(rows) > limit
 
 
-def _local_midnight(day: date, workspace) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=workspace.zone)
-
-
 def _delivered_by(staff, through: str = "") -> Q:
     """Bookings a staff member delivers: their own and the shared calendar's."""
     shared = Q(**{f"{through}staff__isnull": True})
     if through:  # a form sent without a booking is not a shared booking's
         shared &= Q(**{f"{through.removesuffix('__')}__isnull": False})
     return Q(**{f"{through}staff": staff}) | shared
-
-
-def workspace_today(workspace, now: datetime | None = None) -> date:
-    return timezone.localtime(now or timezone.now(), workspace.zone).date()
 
 
 def panel_today(*, workspace, staff=None, now: datetime | None = None) -> Panel:
@@ -74,15 +66,17 @@ def panel_today(*, workspace, staff=None, now: datetime | None = None) -> Panel:
 
 
 def panel_week(*, workspace, staff=None, now: datetime | None = None) -> Panel:
-    """The next seven days after today: active bookings per day, zero-filled, and the first
-    of them (`counts["days"]`): 2 queries."""
-    today = workspace_today(workspace, now)
-    days = [today + timedelta(days=n) for n in range(1, 8)]
+    """The next seven days after today: active bookings per day, zero-filled (`days`), and
+    the first of them (`rows`): 2 queries."""
+    today = workspace.today(now)
+    week = Period(
+        start=today + timedelta(days=1), end=today + timedelta(days=7), zone=workspace.zone
+    )
     bookings = bookings_for_workspace(
         workspace=workspace,
         status=ACTIVE_STATUSES,
-        start_from=_local_midnight(days[0], workspace),
-        start_to=_local_midnight(days[-1] + timedelta(days=1), workspace),
+        start_from=week.start_at,
+        start_to=week.end_at,
     )
     if staff is not None:
         bookings = bookings.filter(_delivered_by(staff))
@@ -93,9 +87,8 @@ def panel_week(*, workspace, staff=None, now: datetime | None = None) -> Panel:
         .annotate(n=Count("pk"))
         .values_list("day", "n")
     )
-    per_day_rows = [(day, per_day.get(day, 0)) for day in days]
     rows, more = _cut(bookings)
-    return Panel(rows, more, counts={"total": sum(n for _, n in per_day_rows)}, days=per_day_rows)
+    return Panel(rows, more, days=[(day, per_day.get(day, 0)) for day in week.dates()])
 
 
 def panel_conversations(*, workspace, staff=None) -> Panel:

@@ -104,7 +104,7 @@ def period_parse(
     form may send its period menu along with the dates). Raises InvalidInput naming the field.
     """
     zone = workspace.zone
-    today = today or timezone.now().astimezone(zone).date()
+    today = today or workspace.today()
     if (params.get("from") or "").strip() or (params.get("to") or "").strip():
         errors: dict[str, list[str]] = {}
         start = _parse_date(params, "from", errors)
