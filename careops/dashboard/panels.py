@@ -94,19 +94,17 @@ def panel_week(*, workspace, staff=None, now: datetime | None = None) -> Panel:
 def panel_conversations(*, workspace, staff=None) -> Panel:
     """Unread conversations (for staff: the ones assigned to them, unread first), with the
     unread count: 2 queries."""
-    conversations = conversations_for_workspace(workspace=workspace)
+    listed = conversations_for_workspace(workspace=workspace)
+    mine = Conversation.objects.for_workspace(workspace)  # counted bare: no joins, no annotation
     if staff is None:
-        conversations = conversations.filter(unread_count__gt=0)
-        unread = Conversation.objects.for_workspace(workspace).filter(unread_count__gt=0)
+        listed = listed.filter(unread_count__gt=0)
     else:
-        conversations = conversations.filter(assigned_to=staff).order_by(
+        listed = listed.filter(assigned_to=staff).order_by(
             "-unread_count", "-last_message_at", "-pk"
         )
-        unread = Conversation.objects.for_workspace(workspace).filter(
-            assigned_to=staff, unread_count__gt=0
-        )
-    rows, more = _cut(conversations)
-    return Panel(rows, more, counts={"unread": unread.count()})
+        mine = mine.filter(assigned_to=staff)
+    rows, more = _cut(listed)
+    return Panel(rows, more, counts={"unread": mine.filter(unread_count__gt=0).count()})
 
 
 def panel_forms(*, workspace, staff=None) -> Panel:
