@@ -61,9 +61,9 @@ def test_import_and_export_refuse_an_unknown_workspace(db, tmp_path):
     path = tmp_path / "clients.csv"
     path.write_text("email\nada@example.org\n")
 
-    with pytest.raises(CommandError, match='No workspace has the slug "nowhere"'):
+    with pytest.raises(CommandError, match='No workspace has the slug or id "nowhere"'):
         run("import_contacts", "--workspace", "nowhere", str(path))
-    with pytest.raises(CommandError, match='No workspace has the slug "nowhere"'):
+    with pytest.raises(CommandError, match='No workspace has the slug or id "nowhere"'):
         run("export_contacts", "--workspace", "nowhere")
 
 

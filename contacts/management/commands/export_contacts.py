@@ -12,8 +12,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from careops.errors import InvalidInput
+from careops.management.base import workspace_from_arg
 from contacts.csv_export import contacts_export_rows, export_filters_clean
-from contacts.management.commands.import_contacts import workspace_from_slug
 from contacts.models import Contact
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
     help = "Export a workspace's contacts (optionally filtered) as CSV."
 
     def add_arguments(self, parser):
-        parser.add_argument("--workspace", required=True, help="The workspace's slug.")
+        parser.add_argument("--workspace", required=True, help="The workspace's slug or id.")
         parser.add_argument("--q", default="", help="Search in name, email and phone.")
         parser.add_argument("--tag", default="", help="Only contacts with this tag.")
         parser.add_argument(
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--output", default="", help="Write to this file instead of stdout.")
 
     def handle(self, *args, **options):
-        workspace = workspace_from_slug(options["workspace"])
+        workspace = workspace_from_arg(options["workspace"])
         try:
             filters = export_filters_clean(
                 q=options["q"], tag=options["tag"], source=options["source"]
