@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
-from django.shortcuts import redirect
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from rest_framework.permissions import BasePermission
 
 from careops.errors import Forbidden, NotFound, WorkspaceRequired
-from workspaces.models import Membership
+from workspaces.models import Membership, WorkspaceDeactivated
 
 if TYPE_CHECKING:
     from workspaces.models import Workspace
@@ -49,6 +49,8 @@ def access_workspace(user, workspace_id: Any) -> Membership:
 
 
 def _bind(request: HttpRequest, membership: Membership) -> Membership:
+    if membership.workspace.is_deactivated:
+        raise WorkspaceDeactivated(membership.workspace)
     request.membership = membership
     request.workspace = membership.workspace
     structlog.contextvars.bind_contextvars(
@@ -150,6 +152,12 @@ def page_membership(request: HttpRequest) -> Membership | None:
         return None
 
 
+def workspace_deactivated_page(request: HttpRequest, exc: WorkspaceDeactivated) -> HttpResponse:
+    """What members see instead of a deactivated workspace's pages (the switcher still works)."""
+    context = {"deactivated_workspace": exc.workspace, "message": exc.message}
+    return render(request, "workspaces/deactivated.html", context, status=403)
+
+
 class WorkspacePageMixin(LoginRequiredMixin):
     """A dashboard page: signed in, in a workspace; `owner_only` pages refuse staff (403)."""
 
@@ -158,7 +166,10 @@ class WorkspacePageMixin(LoginRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        membership = page_membership(request)
+        try:
+            membership = page_membership(request)
+        except WorkspaceDeactivated as exc:
+            return workspace_deactivated_page(request, exc)
         if membership is None:
             return redirect("workspace-new")
         if self.owner_only and not membership.is_owner:

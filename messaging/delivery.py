@@ -107,6 +107,10 @@ def _deliver_locked(message_id: int, now: datetime, health: list[tuple[int, str]
         return Outcome.SKIPPED
     if not message.to_address:
         return _fail(message, ["no address to send to"], now=now, retry=False)
+    if message.workspace.is_deactivated:
+        # Support switched the workspace off: nothing goes to its clients. Failed, not lost:
+        # support can retry it (admin) once the workspace is reactivated.
+        return _fail(message, ["the workspace is deactivated"], now=now, retry=False)
 
     outgoing = outgoing_for(message)
     errors: list[str] = []

@@ -12,13 +12,27 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import dateformat, timezone
 
-from careops.errors import Conflict
+from careops.errors import Conflict, Forbidden
 from careops.models import TimestampedModel, WorkspaceQuerySet
 
 
 class WorkspaceNotLive(Conflict):
     code = "workspace_not_live"
     default_message = "This business is not yet accepting bookings or messages online."
+
+
+class WorkspaceDeactivated(Forbidden):
+    """Its members' pages and API calls, once support has deactivated the workspace."""
+
+    code = "workspace_deactivated"
+    default_message = (
+        "This workspace has been deactivated by CareOps support. Its data is kept; "
+        "contact support to have it reactivated."
+    )
+
+    def __init__(self, workspace: Workspace | None = None) -> None:
+        super().__init__()
+        self.workspace = workspace
 
 
 def normalize_email(email: str) -> str:
@@ -105,6 +119,9 @@ class Workspace(TimestampedModel):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         ACTIVE = "active", "Active"
+        # By support (unpaid, abuse, a customer leaving): members are shown why, public pages
+        # take nothing and nothing is sent to its clients; the data stays until deleted.
+        DEACTIVATED = "deactivated", "Deactivated"
 
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=60, unique=True)
@@ -114,16 +131,23 @@ class Workspace(TimestampedModel):
     address = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     activated_at = models.DateTimeField(null=True, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    deactivated_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=["draft", "active"]),
+                condition=models.Q(status__in=["draft", "active", "deactivated"]),
                 name="workspaces_workspace_status_valid",
             ),
             models.CheckConstraint(
-                condition=models.Q(status="draft") | models.Q(activated_at__isnull=False),
+                condition=~models.Q(status="active") | models.Q(activated_at__isnull=False),
                 name="workspaces_workspace_active_has_activated_at",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="deactivated", deactivated_at__isnull=False)
+                | models.Q(~models.Q(status="deactivated"), deactivated_at__isnull=True),
+                name="workspaces_workspace_deactivated_has_deactivated_at",
             ),
         ]
 
@@ -134,9 +158,15 @@ class Workspace(TimestampedModel):
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
+    @property
+    def is_deactivated(self) -> bool:
+        return self.status == self.Status.DEACTIVATED
+
     def check_accepting_clients(self) -> None:
         """Clients book and write in through the public pages only once the owner has put the
         workspace live (onboarding done): until then a half-set-up business takes nothing."""
+        if self.is_deactivated:
+            raise WorkspaceNotLive("This business is not accepting bookings or messages online.")
         if not self.is_active:
             raise WorkspaceNotLive()
 

@@ -16,7 +16,14 @@ from django.utils.text import slugify
 
 from careops.errors import Conflict, Forbidden, InvalidInput
 from careops.queue import enqueue_on_commit
-from workspaces.models import Invitation, Membership, User, Workspace, normalize_email
+from workspaces.models import (
+    Invitation,
+    Membership,
+    User,
+    Workspace,
+    WorkspaceDeactivated,
+    normalize_email,
+)
 from workspaces.onboarding import unmet_required_steps
 
 log = structlog.get_logger(__name__)
@@ -122,6 +129,8 @@ def workspace_activate(*, workspace: Workspace, actor: User) -> Workspace:
     """Put the workspace live, once every required onboarding step is done."""
     if workspace.is_active:
         return workspace
+    if workspace.is_deactivated:
+        raise WorkspaceDeactivated()
     unmet = unmet_required_steps(workspace)
     if unmet:
         raise OnboardingIncomplete(
@@ -131,6 +140,48 @@ def workspace_activate(*, workspace: Workspace, actor: User) -> Workspace:
     workspace.activated_at = timezone.now()
     workspace.save(update_fields=["status", "activated_at", "updated_at"])
     log.info("workspace_activated", workspace_id=workspace.pk, actor=actor.pk)
+    return workspace
+
+
+def workspace_deactivate(*, workspace: Workspace, actor: User, reason: str) -> Workspace:
+    """Switch a workspace off (support: unpaid, abuse, a customer leaving). Its members are
+    shown why instead of their pages, its public pages take nothing, and nothing more is sent
+    to its clients (queued messages fail with the reason; they can be retried once it is back).
+    Its data stays, until `workspace_delete`."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(fields={"reason": ["Say why the workspace is deactivated."]})
+    if len(reason) > 300:
+        raise InvalidInput(fields={"reason": ["Ensure this is at most 300 characters."]})
+    with transaction.atomic():
+        workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
+        if workspace.is_deactivated:
+            return workspace
+        workspace.status = Workspace.Status.DEACTIVATED
+        workspace.deactivated_at = timezone.now()
+        workspace.deactivated_reason = reason
+        workspace.save(
+            update_fields=["status", "deactivated_at", "deactivated_reason", "updated_at"]
+        )
+    log.warning("workspace_deactivated", workspace_id=workspace.pk, actor=actor.pk, reason=reason)
+    return workspace
+
+
+def workspace_reactivate(*, workspace: Workspace, actor: User) -> Workspace:
+    """Undo a deactivation: live again if it had gone live before, else back to its setup."""
+    with transaction.atomic():
+        workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
+        if not workspace.is_deactivated:
+            return workspace
+        workspace.status = (
+            Workspace.Status.ACTIVE if workspace.activated_at else Workspace.Status.DRAFT
+        )
+        workspace.deactivated_at = None
+        workspace.deactivated_reason = ""
+        workspace.save(
+            update_fields=["status", "deactivated_at", "deactivated_reason", "updated_at"]
+        )
+    log.warning("workspace_reactivated", workspace_id=workspace.pk, actor=actor.pk)
     return workspace
 
 
