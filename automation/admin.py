@@ -15,6 +15,7 @@ from django.contrib import admin, messages
 from automation import rules
 from automation.alerts import alert_acknowledge
 from automation.models import Alert, AutomationRun, Event, Reminder, Rule
+from careops.admin import ActionsOnlyAdmin
 from careops.queue import enqueue_on_commit
 
 
@@ -47,7 +48,7 @@ class OpenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(ActionsOnlyAdmin):
     list_display = [
         "created_at",
         "kind",
@@ -66,15 +67,17 @@ class EventAdmin(ReadOnlyAdmin):
     ordering = ["-created_at", "-pk"]
     actions = ["dispatch_again"]
 
-    @admin.action(description="Dispatch again")
+    @admin.action(description="Dispatch again", permissions=["change"])
     def dispatch_again(self, request, queryset) -> None:
         from automation.tasks import automation_dispatch_event
 
-        ids = list(queryset.values_list("pk", flat=True))
+        events = list(queryset)
+        ids = [event.pk for event in events]
         # Due at once, backoff or not (one given up gets one more attempt per action).
         Event.objects.filter(pk__in=ids).update(dispatched_at=None, next_attempt_at=None)
-        for event_id in ids:
-            enqueue_on_commit(automation_dispatch_event, event_id)
+        for event in events:
+            enqueue_on_commit(automation_dispatch_event, event.pk)
+            self.log_change(request, event, "Queued for dispatch again")
         self.message_user(
             request,
             f"{len(ids)} event(s) queued for dispatch. Rules that already acted on them do "
@@ -205,10 +208,11 @@ class AlertAdmin(admin.ModelAdmin):
     def is_open(self, alert: Alert) -> bool:
         return alert.is_open
 
-    @admin.action(description="Acknowledge")
+    @admin.action(description="Acknowledge", permissions=["change"])
     def acknowledge_selected(self, request, queryset) -> None:
         acknowledged = 0
         for alert in queryset.filter(acknowledged_at__isnull=True):
             alert_acknowledge(alert=alert, actor=request.user)
+            self.log_change(request, alert, "Acknowledged")
             acknowledged += 1
         self.message_user(request, f"{acknowledged} alert(s) acknowledged.", messages.SUCCESS)

@@ -21,14 +21,10 @@ from bookings.models import (
     CalendarFeed,
     WorkingHours,
 )
+from careops.admin import WorkspaceOwnedAdmin
 from careops.crypto import mask
 from careops.errors import Conflict
 from workspaces.models import User
-
-
-class WorkspaceOwnedAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class BookingTypeAdminForm(forms.ModelForm):
@@ -97,7 +93,7 @@ class BookingStatusChangeInline(admin.TabularInline):
 @admin.register(Booking)
 class BookingAdmin(WorkspaceOwnedAdmin):
     list_display = ["start", "booking_type", "contact", "staff", "status", "workspace"]
-    list_filter = ["status", "source", "workspace"]
+    list_filter = ["status", "source", "start", "workspace"]
     search_fields = ["contact__email", "contact__name"]
     list_select_related = ["booking_type", "contact", "staff", "workspace"]
     raw_id_fields = ["booking_type", "contact", "staff", "status_changed_by"]
@@ -126,7 +122,7 @@ class BookingAdmin(WorkspaceOwnedAdmin):
     inlines = [BookingStatusChangeInline]
     actions = ["cancel_selected"]
 
-    @admin.action(description="Cancel selected bookings")
+    @admin.action(description="Cancel selected bookings", permissions=["change"])
     def cancel_selected(self, request, queryset) -> None:
         cancelled = skipped = 0
         for booking in queryset:
@@ -140,6 +136,7 @@ class BookingAdmin(WorkspaceOwnedAdmin):
             except Conflict:
                 skipped += 1  # already completed, cancelled or a no-show
             else:
+                self.log_change(request, booking, "Cancelled by support")
                 cancelled += 1
         self.message_user(request, f"{cancelled} booking(s) cancelled.", messages.SUCCESS)
         if skipped:
@@ -166,10 +163,29 @@ class CalendarFeedAdmin(WorkspaceOwnedAdmin):
     def token_summary(self, feed: CalendarFeed) -> str:
         return mask(feed.token)
 
-    @admin.action(description="Revoke selected feeds")
+    @admin.action(description="Revoke selected feeds", permissions=["change"])
     def revoke_selected(self, request, queryset) -> None:
         revoked = 0
         for feed in queryset.filter(revoked_at__isnull=True):
             feeds.calendar_feed_revoke(feed=feed)
+            self.log_change(request, feed, "Revoked")
             revoked += 1
         self.message_user(request, f"{revoked} feed(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(BookingStatusChange)
+class BookingStatusChangeAdmin(WorkspaceOwnedAdmin):
+    """Every booking's status history, across bookings (each booking's page has its own)."""
+
+    list_display = ["created_at", "booking", "from_status", "to_status", "actor", "workspace"]
+    list_filter = ["to_status", "created_at", "workspace"]
+    search_fields = ["=booking__id", "booking__contact__email", "note"]
+    list_select_related = ["booking__booking_type", "booking__contact", "actor", "workspace"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-pk"]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,4 +1,5 @@
-"""Cross-cutting signal receivers: request ids on every response."""
+"""Cross-cutting signal receivers: request ids on every response; periodic tasks and the
+Support group kept in step after every migrate."""
 
 from __future__ import annotations
 
@@ -23,3 +24,14 @@ def register_periodic_tasks(sender, app_config, **kwargs) -> None:
         from careops.schedule import sync_periodic_tasks
 
         sync_periodic_tasks()
+
+
+@receiver(post_migrate)
+def sync_support_group(sender, app_config, **kwargs) -> None:
+    """After migrate and after a flush (which empties auth tables too), see careops.support."""
+    if app_config.label == "careops":
+        from django.apps import apps
+
+        from careops.support import support_group_sync
+
+        support_group_sync(apps)

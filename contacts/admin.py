@@ -98,7 +98,10 @@ class ContactAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.action(description="Merge the two selected contacts (the older one survives)")
+    @admin.action(
+        description="Merge the two selected contacts (the older one survives)",
+        permissions=["change"],
+    )
     def merge_selected(self, request, queryset):
         contacts = list(queryset.order_by("created_at", "pk")[:3])
         if len(contacts) != 2:
@@ -119,6 +122,7 @@ class ContactAdmin(admin.ModelAdmin):
         except DomainError as exc:
             self.message_user(request, f"Not merged: {exc.message}", level=messages.ERROR)
             return
+        self.log_change(request, survivor, f"Merged contact #{record.merged_contact_id} into it")
         self.message_user(
             request,
             f"Merged #{record.merged_contact_id} into {survivor} (#{survivor.pk}).",

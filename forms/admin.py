@@ -169,3 +169,43 @@ class FormSubmissionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # support views the record (read-only page) but never changes it
+
+
+@admin.register(FormUpload)
+class FormUploadAdmin(admin.ModelAdmin):
+    """The uploaded files' records, across submissions: read-only, never linked (see above)."""
+
+    list_display = [
+        "original_name",
+        "submission",
+        "field_key",
+        "content_type",
+        "size",
+        "workspace",
+        "created_at",
+    ]
+    list_filter = ["content_type", "created_at", "workspace"]
+    search_fields = ["original_name", "=sha256", "submission__contact__email"]
+    list_select_related = ["submission__contact", "workspace"]
+    exclude = ["file"]
+    readonly_fields = [
+        "workspace",
+        "submission",
+        "field_key",
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "created_at",
+    ]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-pk"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

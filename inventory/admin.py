@@ -11,14 +11,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from careops.admin import WorkspaceOwnedAdmin
 from careops.errors import InvalidInput
 from inventory import services
 from inventory.models import BookingTypeConsumption, InventoryItem, InventoryUsage
-
-
-class WorkspaceOwnedAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class InventoryItemAdminForm(forms.ModelForm):

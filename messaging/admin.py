@@ -10,15 +10,12 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.template.defaultfilters import truncatechars
 
+from careops.admin import ActionsOnlyAdmin, SuperusersEditOnly, WorkspaceOwnedAdmin
 from careops.crypto import mask
 from careops.errors import Conflict
 from messaging import services
 from messaging.models import Conversation, Integration, Message, MessageTemplate
-
-
-class WorkspaceOwnedAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+from workspaces.admin import WorkspaceAdmin
 
 
 class MessageInline(admin.TabularInline):
@@ -69,7 +66,10 @@ class ConversationAdmin(WorkspaceOwnedAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(WorkspaceOwnedAdmin):
+class MessageAdmin(ActionsOnlyAdmin):
+    """A message is a record of what was said and what the provider answered: read-only. A
+    failed outbound one can be sent again (the action), through the delivery service."""
+
     list_display = [
         "id",
         "workspace",
@@ -104,7 +104,7 @@ class MessageAdmin(WorkspaceOwnedAdmin):
     ordering = ["-created_at"]
     actions = ["retry_failed"]
 
-    @admin.action(description="Retry failed messages")
+    @admin.action(description="Retry failed messages", permissions=["change"])
     def retry_failed(self, request, queryset) -> None:
         retried = skipped = 0
         for message in queryset.filter(
@@ -115,6 +115,7 @@ class MessageAdmin(WorkspaceOwnedAdmin):
             except Conflict:
                 skipped += 1  # sent or retried by someone else meanwhile
             else:
+                self.log_change(request, message, "Queued again (retry failed)")
                 retried += 1
         skipped += queryset.count() - retried - skipped
         self.message_user(request, f"{retried} message(s) queued again.", messages.SUCCESS)
@@ -126,8 +127,44 @@ class MessageAdmin(WorkspaceOwnedAdmin):
             )
 
 
+def credentials_summary(integration: Integration) -> str:
+    credentials = integration.credentials
+    if credentials is None:
+        return "None stored (or no longer readable: enter them again in the app)."
+    if not isinstance(credentials, dict) or not credentials:
+        return "None stored."
+    return ", ".join(f"{key}: {mask(value)}" for key, value in sorted(credentials.items()))
+
+
+class IntegrationInline(admin.TabularInline):
+    """On the workspace's page: its providers, masked, linking to their own page."""
+
+    model = Integration
+    extra = 0
+    fields = ["provider", "channel", "priority", "is_active", "credentials_summary", "last_error"]
+    readonly_fields = fields
+    ordering = ["channel", "priority"]
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Credentials")
+    def credentials_summary(self, integration: Integration) -> str:
+        return credentials_summary(integration)
+
+
+WorkspaceAdmin.inlines = [*WorkspaceAdmin.inlines, IntegrationInline]
+
+
 @admin.register(Integration)
-class IntegrationAdmin(WorkspaceOwnedAdmin):
+class IntegrationAdmin(SuperusersEditOnly, WorkspaceOwnedAdmin):
+    """Support sees an integration's settings and health; only a superuser changes them."""
+
     list_display = [
         "provider",
         "channel",
@@ -156,12 +193,7 @@ class IntegrationAdmin(WorkspaceOwnedAdmin):
 
     @admin.display(description="Credentials")
     def credentials_summary(self, integration: Integration) -> str:
-        credentials = integration.credentials
-        if credentials is None:
-            return "None stored (or no longer readable: enter them again in the app)."
-        if not isinstance(credentials, dict) or not credentials:
-            return "None stored."
-        return ", ".join(f"{key}: {mask(value)}" for key, value in sorted(credentials.items()))
+        return credentials_summary(integration)
 
     @admin.display(description="Webhook key")
     def webhook_key_summary(self, integration: Integration) -> str:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.template.response import TemplateResponse
 
+from careops.admin import SuperusersEditOnly
+from careops.errors import InvalidInput
+from workspaces import services
 from workspaces.models import Invitation, Membership, User, Workspace
 
 
@@ -30,7 +36,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(SuperusersEditOnly, DjangoUserAdmin):
     form = EmailUserChangeForm
     add_form = EmailUserCreationForm
     ordering = ["email"]
@@ -60,14 +66,76 @@ class InvitationInline(admin.TabularInline):
     show_change_link = True
 
 
+class DeactivateForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For the team: why (members see only that support deactivated it).",
+    )
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
+    """Business details are corrected here; the status moves only through the actions (go-live
+    is the owner's, through onboarding). Domain apps add their inlines (messaging: the
+    workspace's integrations, masked)."""
+
     list_display = ["name", "slug", "status", "timezone", "contact_email", "created_at"]
     list_filter = ["status", "created_at"]
     search_fields = ["name", "slug", "contact_email", "contact_phone"]
-    readonly_fields = ["slug", "activated_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "slug",
+        "status",
+        "activated_at",
+        "deactivated_at",
+        "deactivated_reason",
+        "created_at",
+        "updated_at",
+    ]
     date_hierarchy = "created_at"
     inlines = [MembershipInline, InvitationInline]
+    actions = ["deactivate_selected", "reactivate_selected"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Every row of a workspace goes with it: `manage.py workspace_delete`, with its export.
+        return False
+
+    @admin.action(description="Deactivate selected workspaces", permissions=["change"])
+    def deactivate_selected(self, request, queryset):
+        form = DeactivateForm(request.POST if "reason" in request.POST else None)
+        if form.is_valid():
+            done = 0
+            for workspace in queryset.exclude(status=Workspace.Status.DEACTIVATED):
+                try:
+                    services.workspace_deactivate(
+                        workspace=workspace, actor=request.user, reason=form.cleaned_data["reason"]
+                    )
+                except InvalidInput as exc:  # pragma: no cover - the form checked the reason
+                    self.message_user(request, exc.message, messages.ERROR)
+                    return None
+                self.log_change(request, workspace, f"Deactivated: {form.cleaned_data['reason']}")
+                done += 1
+            self.message_user(request, f"{done} workspace(s) deactivated.", messages.SUCCESS)
+            return None
+        # First the confirmation page, which asks why (and again if the reason was missing).
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Deactivate workspaces",
+            "opts": self.model._meta,
+            "form": form,
+            "workspaces": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/workspaces/workspace/deactivate.html", context)
+
+    @admin.action(description="Reactivate selected workspaces", permissions=["change"])
+    def reactivate_selected(self, request, queryset) -> None:
+        done = 0
+        for workspace in queryset.filter(status=Workspace.Status.DEACTIVATED):
+            services.workspace_reactivate(workspace=workspace, actor=request.user)
+            self.log_change(request, workspace, "Reactivated")
+            done += 1
+        self.message_user(request, f"{done} workspace(s) reactivated.", messages.SUCCESS)
 
 
 @admin.register(Membership)
