@@ -3,20 +3,20 @@
     make bench            (PostgreSQL database careops_bench)
 
 A workspace with BENCH_BOOKINGS bookings (default 100,000) over the last two years and the
-coming month, one contact per ten bookings, five messages per contact in conversations, a form
-per four bookings and some low stock; then, timed and counted: the key figures for 30 and 90
-days, the panels, and the owner's and a staff member's whole page through Django's test client.
+coming month, written by careops.demo_bulk (what `seed_demo --bookings` writes: about one
+contact per seven bookings, their conversations, the intake forms, stock usage and restocks,
+practitioners' calendars); then, timed and counted: the key figures for 30 and 90 days, the
+panels, and the owner's and a staff member's whole page through Django's test client.
 Rows are bulk-inserted (no signals, no automation): this measures reads.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,21 +26,20 @@ import django
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from bookings.models import Booking, BookingType  # noqa: E402
+from bookings.models import Booking  # noqa: E402
 from careops.dashboard.panels import panels_for  # noqa: E402
 from careops.dashboard.stats import dashboard_stats, period_parse  # noqa: E402
+from careops.demo_bulk import workspace_fill  # noqa: E402
 from contacts.models import Contact  # noqa: E402
-from forms.models import FormSubmission, FormTemplate  # noqa: E402
-from inventory.models import InventoryItem  # noqa: E402
-from messaging.models import Conversation, Message  # noqa: E402
+from forms.models import FormSubmission  # noqa: E402
+from messaging.models import Message  # noqa: E402
 from workspaces.models import Membership, User, Workspace  # noqa: E402
 from workspaces.services import workspace_create  # noqa: E402
 
 BOOKINGS = int(os.environ.get("BENCH_BOOKINGS", "100000"))
-BATCH = 5000
 
 
 def seed() -> tuple[Workspace, User, User]:
@@ -53,120 +52,18 @@ def seed() -> tuple[Workspace, User, User]:
     )
     workspace.refresh_from_db()
     Membership.objects.create(workspace=workspace, user=staff, role="staff")
-    service = BookingType.objects.create(
-        workspace=workspace, name="Consultation", slug="consultation", duration_minutes=30
-    )
-    rng = random.Random(7)
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-
-    contacts = Contact.objects.bulk_create(
-        (
-            Contact(
-                workspace=workspace,
-                name=f"Client {n}",
-                email=f"client{n}-{run}@example.org",
-                created_at=now - timedelta(minutes=rng.randrange(0, 2 * 365 * 24 * 60)),
-            )
-            for n in range(max(BOOKINGS // 10, 1))
-        ),
-        batch_size=BATCH,
-    )
-    # Past bookings are done with (completed, no-show or cancelled: outside the overlap
-    # constraint); the coming month's are confirmed, each at its own half hour.
-    past_statuses = ["completed"] * 8 + ["no_show", "cancelled"]
-    future = min(BOOKINGS // 20, 30 * 24 * 2)
-    rows = []
-    for n in range(BOOKINGS):
-        if n < future:
-            start, status = now + timedelta(minutes=30 * (n + 1)), "confirmed"
-        else:
-            start = now - timedelta(minutes=rng.randrange(30, 2 * 365 * 24 * 60))
-            status = rng.choice(past_statuses)
-        end = start + timedelta(minutes=30)
-        rows.append(
-            Booking(
-                workspace=workspace,
-                booking_type=service,
-                contact=contacts[n % len(contacts)],
-                staff=staff if n % 2 else None,
-                start=start,
-                end=end,
-                blocked_start=start,
-                blocked_end=end,
-                status=status,
-            )
+    started = time.perf_counter()
+    with transaction.atomic():  # one commit: the deferred foreign keys are checked once
+        added = workspace_fill(
+            workspace=workspace, owner=owner, staff=[staff], bookings=BOOKINGS, seed=7
         )
-    bookings = Booking.objects.bulk_create(rows, batch_size=BATCH)
-
-    conversations = Conversation.objects.bulk_create(
-        (
-            Conversation(
-                workspace=workspace,
-                contact=contact,
-                unread_count=1 if n % 7 == 0 else 0,
-                assigned_to=staff if n % 3 == 0 else None,
-                last_message_at=now - timedelta(hours=n % 5000),
-            )
-            for n, contact in enumerate(contacts)
-        ),
-        batch_size=BATCH,
-    )
-    messages = []
-    for n, conversation in enumerate(conversations):
-        asked = now - timedelta(minutes=rng.randrange(60, 365 * 24 * 60))
-        for k in range(5):
-            inbound = k % 2 == 0
-            messages.append(
-                Message(
-                    workspace=workspace,
-                    conversation=conversation,
-                    direction="inbound" if inbound else "outbound",
-                    status="received" if inbound else "sent",
-                    sender_kind="contact" if inbound else "staff",
-                    channel="email",
-                    body="Hello",
-                    created_at=asked + timedelta(minutes=37 * k + n % 30),
-                )
-            )
-    Message.objects.bulk_create(messages, batch_size=BATCH)
-
-    template = FormTemplate.objects.create(workspace=workspace, name="Intake", fields=[])
-    statuses = ["completed", "completed", "pending", "overdue"]
-    FormSubmission.objects.bulk_create(
-        (
-            FormSubmission(
-                workspace=workspace,
-                template=template,
-                template_name="Intake",
-                template_version=1,
-                contact_id=booking.contact_id,
-                booking=booking,
-                status=statuses[n % 4],
-                sent_at=booking.start - timedelta(days=2),
-                due_at=booking.start,
-                completed_at=booking.start - timedelta(days=1) if n % 4 < 2 else None,
-                overdue_at=booking.start if n % 4 == 3 else None,
-            )
-            for n, booking in enumerate(bookings[::4])
-        ),
-        batch_size=BATCH,
-    )
-    InventoryItem.objects.bulk_create(
-        InventoryItem(
-            workspace=workspace,
-            name=f"Item {n}",
-            sku=f"SKU-{run}-{n}",
-            quantity_on_hand=n % 5,
-            low_stock_threshold=3,
-            low_since=now if n % 5 <= 3 else None,
-        )
-        for n in range(50)
-    )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(
-        f"workspace {workspace.slug}: {len(bookings):,} bookings, {len(contacts):,} contacts, "
-        f"{len(messages):,} messages, {len(bookings[::4]):,} forms"
+        f"workspace {workspace.slug}: {added.get(Booking, 0):,} bookings, "
+        f"{added.get(Contact, 0):,} contacts, {added.get(Message, 0):,} messages, "
+        f"{added.get(FormSubmission, 0):,} forms; generated in "
+        f"{time.perf_counter() - started:.1f} s"
     )
     return workspace, owner, staff
 

@@ -2,21 +2,29 @@
 
 Each domain app adds its demo data here as it lands; the command stays idempotent: running it
 twice leaves one demo workspace.
+
+With --bookings N it then tops the demo workspace up to N bookings of realistic history in bulk
+(careops.demo_bulk), and builds --workspaces K other demo workspaces with a tenth of that each,
+so that lists, figures and tenancy filtering can be tried and measured at size. Run again with
+the same N, it adds nothing.
 """
 
 from __future__ import annotations
 
+import time as clock
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
 from django.utils import timezone
 
 from bookings import services as bookings_services
 from bookings import setup_services
-from bookings.models import BookingType
+from bookings.models import Booking, BookingType
+from careops.demo_bulk import MAX_BOOKINGS, workspace_fill
+from careops.management.base import Progress
 from contacts import services as contacts_services
 from contacts.models import Contact
 from forms import services as forms_services
@@ -39,10 +47,64 @@ DEMO_WORKSPACE = {
     "contact_phone": "+44 20 7946 0958",
     "address": "12 Quay Street, Bristol BS1 4DJ",
 }
+# The other demo workspaces of --workspaces K (owners owner2@…, owner3@…, same password).
+OTHER_WORKSPACES = (
+    ("Northside Dental (demo)", "Europe/London"),
+    ("Willow Counselling (demo)", "Europe/Dublin"),
+    ("Lumen Hair Studio (demo)", "Europe/Paris"),
+    ("Riverside Vets (demo)", "Europe/Berlin"),
+    ("Summit Sports Clinic (demo)", "America/New_York"),
+    ("Bayside Yoga (demo)", "Australia/Sydney"),
+    ("Oakwood Chiropractic (demo)", "Europe/Madrid"),
+    ("Kestrel Osteopathy (demo)", "Europe/London"),
+    ("Meadow Speech Therapy (demo)", "Europe/Amsterdam"),
+    ("Cedar Podiatry (demo)", "America/Chicago"),
+)
+DEFAULT_WORKSPACES = 3
+OTHER_SHARE = 10  # each other workspace has a tenth of the demo workspace's bookings
+# The tables a bulk run fills: analysed afterwards, so the planner knows their new size.
+BULK_TABLES = (
+    "contacts_contact",
+    "contacts_contact_tags",
+    "bookings_booking",
+    "bookings_bookingstatuschange",
+    "forms_formsubmission",
+    "inventory_inventoryusage",
+    "messaging_conversation",
+    "messaging_message",
+    "automation_reminder",
+)
 
 
 class Command(BaseCommand):
-    help = "Create the demo owner, staff member and workspace when they do not exist yet."
+    help = (
+        "Create the demo owner, staff member and workspace when they do not exist yet. With "
+        "--bookings, top the demo workspace up to that many bookings of realistic history in "
+        "bulk, and build other demo workspaces beside it."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--bookings",
+            type=int,
+            metavar="N",
+            help=f"Top the demo workspace up to N bookings (0 to {MAX_BOOKINGS:,}) over the "
+            "last two years and the coming month, with their contacts, practitioners, history, "
+            "forms, messages and stock usage. A second run with the same N adds nothing.",
+        )
+        parser.add_argument(
+            "--workspaces",
+            type=int,
+            metavar="K",
+            help=f"With --bookings: K other demo workspaces (0 to {len(OTHER_WORKSPACES)}, "
+            f"default {DEFAULT_WORKSPACES}), each topped up to N/{OTHER_SHARE} bookings.",
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=0,
+            help="Seed of the random generator (default 0): the same seed, the same data.",
+        )
 
     def _user(self, email: str, name: str) -> User:
         user = User.objects.filter(email=email).first()
@@ -50,8 +112,32 @@ class Command(BaseCommand):
             user = User.objects.create_user(email=email, password=DEMO_PASSWORD, name=name)
         return user
 
+    def handle(self, *args, bookings=None, workspaces=None, seed=0, **options):
+        if bookings is not None and not 0 <= bookings <= MAX_BOOKINGS:
+            raise CommandError(
+                f"--bookings must be between 0 and {MAX_BOOKINGS:,} (got {bookings:,})."
+            )
+        if workspaces is not None:
+            if bookings is None:
+                raise CommandError("--workspaces needs --bookings: how big the workspaces are.")
+            if not 0 <= workspaces <= len(OTHER_WORKSPACES):
+                raise CommandError(
+                    f"--workspaces must be between 0 and {len(OTHER_WORKSPACES)} "
+                    f"(got {workspaces})."
+                )
+        workspace, owner, staff = self._demo()
+        if bookings is not None:
+            self._bulk(
+                workspace,
+                owner,
+                staff,
+                bookings,
+                DEFAULT_WORKSPACES if workspaces is None else workspaces,
+                seed,
+            )
+
     @transaction.atomic
-    def handle(self, *args, **options):
+    def _demo(self) -> tuple[Workspace, User, User]:
         owner = self._user(*DEMO_OWNER)
         staff = self._user(*DEMO_STAFF)
         workspace = Workspace.objects.filter(
@@ -79,6 +165,58 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Demo workspace ready: {workspace.name}"))
         self.stdout.write(f"  owner: {DEMO_OWNER[0]} / {DEMO_PASSWORD}")
         self.stdout.write(f"  staff: {DEMO_STAFF[0]} / {DEMO_PASSWORD}")
+        return workspace, owner, staff
+
+    def _bulk(
+        self, workspace: Workspace, owner: User, staff: User, bookings: int, others: int, seed: int
+    ) -> None:
+        """The demo workspace topped up to `bookings`, and `others` workspaces to a share each,
+        in one transaction: a failed run leaves nothing half written."""
+        started = clock.perf_counter()
+        with transaction.atomic():
+            plan = [(workspace, owner, [staff], bookings)]
+            for k, (name, zone) in enumerate(OTHER_WORKSPACES[:others], start=2):
+                other_owner = self._user(f"owner{k}@demo.careops.test", f"Owner {k}")
+                plan.append(
+                    (self._other(other_owner, name, zone), other_owner, [], bookings // OTHER_SHARE)
+                )
+            counts = [Booking.objects.for_workspace(ws).count() for ws, *_rest in plan]
+            total = sum(
+                max(target - n, 0) for (*_rest, target), n in zip(plan, counts, strict=True)
+            )
+            bar, done, lines = Progress(self.stderr, unit="bookings"), 0, []
+            for (ws, ws_owner, ws_staff, target), before in zip(plan, counts, strict=True):
+                added = workspace_fill(
+                    workspace=ws,
+                    owner=ws_owner,
+                    staff=ws_staff,
+                    bookings=target,
+                    seed=seed,
+                    progress=lambda n, _of, base=done: bar(base + n, total),
+                )
+                done += max(target - before, 0)
+                summary = ", ".join(f"{n:,} {model._meta.label}" for model, n in added.items())
+                lines.append(
+                    f"{ws.name}: {max(target, before):,} bookings; added {summary or 'nothing'}"
+                )
+        for line in lines:
+            self.stdout.write(line)
+        if connection.vendor == "postgresql" and total:
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {', '.join(BULK_TABLES)}")
+        self.stdout.write(
+            self.style.SUCCESS(f"Bulk demo data ready in {clock.perf_counter() - started:.1f} s")
+        )
+
+    def _other(self, owner: User, name: str, zone: str) -> Workspace:
+        """Another demo business, live, owned by `owner` (found again on a second run)."""
+        workspace = Workspace.objects.filter(memberships__user=owner, name=name).first()
+        if workspace is None:
+            workspace = services.workspace_create(owner=owner, name=name, timezone=zone)
+            workspace.status = Workspace.Status.ACTIVE
+            workspace.activated_at = timezone.now()
+            workspace.save(update_fields=["status", "activated_at", "updated_at"])
+        return workspace
 
     def _inbox(self, workspace: Workspace, owner: User, staff: User) -> None:
         """Console providers, two canned replies, a few contacts and conversations."""
