@@ -5,10 +5,14 @@ A sender takes an `Outgoing` message and returns a `SendResult`, or raises `Send
 says whose fault the failure is: the message's (`permanent`: a refused recipient, which no other
 provider and no retry will fix) or the provider's (a network error, an outage, a broken account:
 the next provider may succeed, and a retry later may too).
+
+`check()` asks the provider whether it accepts the credentials without sending anything (an
+account or key lookup, an SMTP login), for `manage.py check_integrations`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 import warnings
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from email.utils import formataddr
 from typing import Any
 
+import requests
 import structlog
 from anymail.backends.resend import EmailBackend as AnymailResendBackend
 from anymail.exceptions import (
@@ -26,6 +31,7 @@ from anymail.exceptions import (
 )
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.urls import NoReverseMatch, reverse
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -182,6 +188,11 @@ def _send_email(connection, outgoing: Outgoing, from_email: str) -> str:
     return (status.message_id or "") if status is not None else ""
 
 
+UNREADABLE = "the credentials cannot be read: enter them again"
+NOTHING_TO_CHECK = "nothing to check"
+PLATFORM_TWILIO_UNSET = "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not both set"
+
+
 @dataclass
 class Sender:
     """One way out for a channel: an integration's provider, or the platform default."""
@@ -191,7 +202,23 @@ class Sender:
     from_address: str = ""
     credentials: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def label(self) -> str:
+        """How an operator reads this sender: the provider, and whose account it is."""
+        if self.integration is not None:
+            spec = PROVIDERS.get(self.key)
+            return f"{spec.label if spec else self.key} (integration {self.integration.pk})"
+        if self.key == "default":
+            # "smtp", "console", "locmem" from django.core.mail.backends.<name>.EmailBackend
+            return f"platform email ({settings.EMAIL_BACKEND.rsplit('.', 2)[-2]})"
+        return f"platform SMS ({self.key})"
+
     def send(self, outgoing: Outgoing) -> SendResult:
+        raise NotImplementedError
+
+    def check(self) -> str:
+        """Ask the provider whether it accepts these credentials, sending nothing: a short note
+        of what it said, or SendFailed saying why not."""
         raise NotImplementedError
 
 
@@ -209,13 +236,92 @@ class AnymailSender(Sender):
 
     def send(self, outgoing: Outgoing) -> SendResult:
         if not self.credentials:
-            raise SendFailed("the credentials cannot be read: enter them again")
+            raise SendFailed(UNREADABLE)
         backend = EMAIL_BACKENDS.get(self.key, f"anymail.backends.{self.key}.EmailBackend")
         connection = get_connection(backend, **self.connection_kwargs())
         from_email = formataddr((outgoing.sender_name, self.from_address))
         message_id = _send_email(connection, outgoing, from_email)
         # The tracking webhook matches messages by anymail's esp_name, lower-cased.
         return SendResult(connection.esp_name.lower(), message_id, self.from_address)
+
+    def check(self) -> str:
+        if not self.credentials:
+            raise SendFailed(UNREADABLE)
+        if self.key not in ESP_CHECKS:
+            return "not checked: the provider offers no check without sending"
+        backend = EMAIL_BACKENDS.get(self.key, f"anymail.backends.{self.key}.EmailBackend")
+        # anymail's backend resolves the API URL (its default, or the integration's) and opens
+        # a session the way a send would.
+        connection = get_connection(backend, **self.connection_kwargs())
+        path, request = ESP_CHECKS[self.key](self.credentials)
+        connection.open()
+        try:
+            response = connection.session.get(
+                connection.api_url + path, timeout=SEND_TIMEOUT, **request
+            )
+        except requests.RequestException as exc:
+            raise SendFailed(f"{type(exc).__name__}: {_short(exc)}") from exc
+        finally:
+            connection.close()
+        return _esp_verdict(self.key, response)
+
+
+# Per ESP: the read-only request that proves the key works, (path under the API URL, requests
+# arguments). A key limited to sending may be refused some of these: see _esp_verdict.
+ESP_CHECKS = {
+    "resend": lambda creds: (
+        "domains",
+        {"headers": {"Authorization": f"Bearer {creds['api_key']}"}},
+    ),
+    "sendgrid": lambda creds: (
+        "scopes",
+        {"headers": {"Authorization": f"Bearer {creds['api_key']}"}},
+    ),
+    "mailgun": lambda creds: (
+        f"domains/{creds['sender_domain']}",
+        {"auth": ("api", creds["api_key"])},
+    ),
+    "postmark": lambda creds: (
+        "server",
+        {"headers": {"X-Postmark-Server-Token": creds["api_key"], "Accept": "application/json"}},
+    ),
+}
+
+
+def _json(response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _esp_verdict(key: str, response) -> str:
+    body = _json(response)
+    if key == "resend" and response.status_code == 401 and body.get("name") == "restricted_api_key":
+        # A key with Resend's "sending access" only may not list domains: its refusal names the
+        # key's scope, which proves the key valid (asking for a full-access key to pass a check
+        # would be a worse setup).
+        return "key accepted (sending access only)"
+    if response.status_code >= 400:
+        reason = f"HTTP {response.status_code} {_short(response.text, 200)}".strip()
+        if key == "mailgun" and response.status_code == 401:
+            # Mailgun answers a domain sending key and a wrong key alike here.
+            reason += " (a domain sending key cannot be checked without sending a message)"
+        raise SendFailed(reason)
+    if key == "sendgrid":
+        scopes = body.get("scopes") or []
+        if "mail.send" not in scopes:
+            raise SendFailed("the key may not send mail (no mail.send scope)")
+        return "key accepted, may send mail"
+    if key == "mailgun":
+        state = (body.get("domain") or {}).get("state", "")
+        if state and state != "active":
+            raise SendFailed(f"the sending domain is {state}")
+        return "key accepted, sending domain active"
+    if key == "postmark":
+        return f"server token accepted ({body.get('Name', 'server')})"
+    return "key accepted"
 
 
 class DjangoEmailSender(Sender):
@@ -236,21 +342,31 @@ class DjangoEmailSender(Sender):
         provider = esp_name.lower() if esp_name else self.key
         return SendResult(provider, message_id, self.from_address or settings.DEFAULT_FROM_EMAIL)
 
+    def check(self) -> str:
+        if self.key == "console":
+            return NOTHING_TO_CHECK
+        connection = get_connection()
+        if not isinstance(connection, SmtpBackend):
+            return NOTHING_TO_CHECK  # console, file, in-memory: development backends
+        where = f"{connection.host}:{connection.port}"
+        try:
+            connection.open()  # connects, STARTTLS or TLS, and logs in when a user is set
+        except (smtplib.SMTPException, OSError) as exc:
+            raise SendFailed(f"SMTP {where}: {type(exc).__name__}: {_short(exc)}") from exc
+        finally:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                connection.close()
+        return f"SMTP {where} " + ("accepted the login" if connection.username else "answered")
+
 
 # --- SMS --------------------------------------------------------------------------------------
 
 
 class TwilioSender(Sender):
-    def status_callback(self, message_id: int | None) -> str:
-        if self.integration is None:
-            return ""
-        url = webhook_url("webhook-twilio-status", self.integration.webhook_key)
-        return f"{url}?message={message_id}" if url and message_id else url
-
-    def send(self, outgoing: Outgoing) -> SendResult:
+    def client(self) -> TwilioClient:
         creds = self.credentials
-        if not creds:
-            raise SendFailed("the credentials cannot be read: enter them again")
+        if not creds.get("account_sid") or not creds.get("auth_token"):
+            raise SendFailed(UNREADABLE if self.integration else PLATFORM_TWILIO_UNSET)
         client = TwilioClient(
             creds["account_sid"],
             creds["auth_token"],
@@ -258,6 +374,16 @@ class TwilioSender(Sender):
         )
         if creds.get("api_base_url"):
             client.api.base_url = creds["api_base_url"].rstrip("/")
+        return client
+
+    def status_callback(self, message_id: int | None) -> str:
+        if self.integration is None:
+            return ""
+        url = webhook_url("webhook-twilio-status", self.integration.webhook_key)
+        return f"{url}?message={message_id}" if url and message_id else url
+
+    def send(self, outgoing: Outgoing) -> SendResult:
+        client = self.client()
         params: dict[str, Any] = {"to": outgoing.to, "from_": self.from_address}
         callback = self.status_callback(outgoing.message_id)
         if callback:
@@ -273,14 +399,34 @@ class TwilioSender(Sender):
             raise SendFailed(f"{type(exc).__name__}: {_short(exc)}") from exc
         return SendResult("twilio", sent.sid or "", self.from_address)
 
+    def check(self) -> str:
+        client = self.client()
+        try:
+            account = client.api.v2010.accounts(self.credentials["account_sid"]).fetch()
+        except TwilioRestException as exc:
+            raise SendFailed(f"HTTP {exc.status} error {exc.code}: {_short(exc.msg, 200)}") from exc
+        except Exception as exc:
+            raise SendFailed(f"{type(exc).__name__}: {_short(exc)}") from exc
+        if account.status != "active":
+            raise SendFailed(f"the Twilio account is {account.status}")
+        if account.type == "Trial":
+            return "account active (trial: texts verified numbers only)"
+        return "account active"
+
 
 class ConsoleSmsSender(Sender):
     def send(self, outgoing: Outgoing) -> SendResult:
         log.info("sms_console", to=outgoing.to, sender=self.from_address, body=outgoing.body)
         return SendResult("console", "", self.from_address)
 
+    def check(self) -> str:
+        return NOTHING_TO_CHECK
+
 
 # --- Choosing senders ----------------------------------------------------------------------------
+
+
+CONSOLE_DISABLED = "console providers are disabled here (MESSAGING_ALLOW_CONSOLE)"
 
 
 class DisabledSender(Sender):
@@ -288,7 +434,10 @@ class DisabledSender(Sender):
     pretend to send, so the message moves on to the next provider or fails visibly."""
 
     def send(self, outgoing: Outgoing) -> SendResult:
-        raise SendFailed("console providers are disabled here (MESSAGING_ALLOW_CONSOLE)")
+        raise SendFailed(CONSOLE_DISABLED)
+
+    def check(self) -> str:
+        raise SendFailed(CONSOLE_DISABLED)
 
 
 def sender_for_integration(integration: Integration) -> Sender:

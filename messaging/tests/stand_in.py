@@ -2,7 +2,10 @@
 
 The real client libraries (django-anymail, twilio) talk to it over HTTP on 127.0.0.1: it records
 every request, and answers each path with the responses scripted for it, in order, then 200
-with a body every client accepts as success (a fresh id under each provider's key).
+with a body every client accepts as success (a fresh id under each provider's key). The read-only
+calls `check()` makes (messaging.providers) are answered as a healthy account would: Twilio's
+account (active), Resend's domains, SendGrid's scopes (mail.send), Mailgun's domain (active),
+Postmark's server.
 
     server = StandIn().start()
     server.script("/resend/emails", (503, {"message": "down"}))
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -76,12 +80,30 @@ class StandIn:
             "Message": "OK",
         }
 
-    def _answer(self, path: str) -> tuple[int, Any]:
+    def _check_body(self, method: str, path: str) -> dict[str, Any] | None:
+        """The answer to one of the providers' read-only checks, or None for any other call."""
+        if method != "GET":
+            return None
+        if account := re.search(r"/2010-04-01/Accounts/([^/]+)\.json$", path):
+            sid = account.group(1)
+            return {"sid": sid, "friendly_name": "Stand-in", "status": "active", "type": "Full"}
+        if domain := re.search(r"/domains/([^/]+)$", path):  # Mailgun
+            return {"domain": {"name": domain.group(1), "state": "active"}}
+        if path.endswith("/domains"):  # Resend
+            return {"object": "list", "data": [{"name": "alpha.example", "status": "verified"}]}
+        if path.endswith("/scopes"):  # SendGrid
+            return {"scopes": ["mail.send"]}
+        if path.endswith("/server"):  # Postmark
+            return {"ID": 1, "Name": "Stand-in server"}
+        return None
+
+    def _answer(self, method: str, path: str) -> tuple[int, Any]:
         with self._lock:
             queue = self._scripts.get(path)
             if queue:
                 return queue.popleft()
-        return 200, self._success_body()
+        body = self._check_body(method, path)
+        return 200, body if body is not None else self._success_body()
 
     def start(self) -> StandIn:
         stand_in = self
@@ -100,7 +122,7 @@ class StandIn:
                             query=parse_qs(parts.query),
                         )
                     )
-                status, body = stand_in._answer(parts.path)
+                status, body = stand_in._answer(self.command, parts.path)
                 payload = b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
