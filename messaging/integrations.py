@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
@@ -173,50 +175,207 @@ def integration_delete(*, integration: Integration, actor) -> None:
     integration.delete()
 
 
-def integration_test(*, integration: Integration, actor, to: str | None = None) -> dict[str, Any]:
-    """Send a test message through this one integration: an email to the actor, or an SMS to
-    `to`. Records the outcome on the integration; returns {ok, provider, error}."""
-    if integration.channel == Channel.SMS:
+# --- Test messages and checks -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One provider tried with a test message: its label, and why it failed ("": it took it)."""
+
+    sender: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class SendTestReport:
+    """What became of a test message: which provider took it (`provider` as the message record
+    would name it, `sender` as an operator reads it), or why each one tried did not."""
+
+    ok: bool
+    provider: str = ""
+    sender: str = ""
+    # The platform's default sender was used: the workspace has no integration on the channel.
+    platform: bool = False
+    attempts: tuple[Attempt, ...] = ()
+
+    @property
+    def error(self) -> str:
+        return self.attempts[-1].error if self.attempts and not self.ok else ""
+
+
+def _clean_test_to(channel: str, to: str | None) -> str:
+    if channel == Channel.SMS:
         number = _e164(to or "")
         if number is None:
             raise InvalidInput(
                 fields={"to": ["Enter the number to text, in E.164, e.g. +447700900123."]}
             )
-        outgoing = Outgoing(
-            channel=Channel.SMS,
-            to=number,
-            body=f"Test message from CareOps: {integration.provider} works.",
-        )
-    else:
-        from messaging.services import inbound_email_address
-
-        workspace = integration.workspace
-        outgoing = Outgoing(
-            channel=Channel.EMAIL,
-            to=actor.email,
-            subject=f"CareOps test email ({integration.provider})",
-            body=f"This test email was sent through {integration.provider} for {workspace.name}.",
-            reply_to=(inbound_email_address(workspace),),
-            sender_name=workspace.name,
-        )
-    now = timezone.now()
-    sender = providers.sender_for_integration(integration)
+        return number
     try:
-        result = sender.send(outgoing)
-    except SendFailed as exc:
-        error = exc.reason
-    except Exception as exc:
-        log.exception("integration_test_crashed", integration_id=integration.pk)
-        error = f"unexpected error: {type(exc).__name__}"
+        validate_email(to or "")
+    except ValidationError:
+        raise InvalidInput(fields={"to": ["Enter the email address to send to."]}) from None
+    return to or ""
+
+
+def _test_outgoing(workspace, channel: str, to: str, provider: str = "") -> Outgoing:
+    through = f" through {provider}" if provider else ""
+    if channel == Channel.SMS:
+        body = (
+            f"Test message from CareOps: {provider} works."
+            if provider
+            else f"Test message from CareOps for {workspace.name}."
+        )
+        return Outgoing(channel=Channel.SMS, to=to, body=body)
+    from messaging.services import inbound_email_address
+
+    return Outgoing(
+        channel=Channel.EMAIL,
+        to=to,
+        subject=f"CareOps test email ({provider})" if provider else "CareOps test email",
+        body=f"This test email was sent{through} for {workspace.name}.",
+        reply_to=(inbound_email_address(workspace),),
+        sender_name=workspace.name,
+    )
+
+
+def _record_health(integration: Integration | None, error: str, now) -> None:
+    """The integration's last success, or its last error (what the settings page shows)."""
+    if integration is None:
+        return
+    if error:
+        Integration.objects.filter(pk=integration.pk).update(last_error=error, last_error_at=now)
+        integration.last_error, integration.last_error_at = error, now
     else:
         Integration.objects.filter(pk=integration.pk).update(last_success_at=now)
         integration.last_success_at = now
-        log.info("integration_test_sent", integration_id=integration.pk)
-        return {"ok": True, "provider": result.provider, "error": ""}
-    Integration.objects.filter(pk=integration.pk).update(last_error=error, last_error_at=now)
-    integration.last_error, integration.last_error_at = error, now
-    log.warning("integration_test_failed", integration_id=integration.pk, error=error)
-    return {"ok": False, "provider": integration.provider, "error": error}
+
+
+def _send_through(senders: list[providers.Sender], outgoing: Outgoing) -> SendTestReport:
+    """Try the senders in order, as a delivery would: the first that takes the message wins; a
+    refused recipient stops there (no other provider would take it either, and it says nothing
+    about the integration's health)."""
+    now = timezone.now()
+    attempts: list[Attempt] = []
+    platform = all(sender.integration is None for sender in senders)
+    for sender in senders:
+        integration_id = getattr(sender.integration, "pk", None)
+        try:
+            result = sender.send(outgoing)
+        except SendFailed as exc:
+            failure = exc
+        except Exception as exc:
+            log.exception("test_message_crashed", integration_id=integration_id)
+            failure = SendFailed(f"unexpected error: {type(exc).__name__}")
+        else:
+            _record_health(sender.integration, "", now)
+            attempts.append(Attempt(sender.label))
+            log.info("test_message_sent", integration_id=integration_id, provider=result.provider)
+            return SendTestReport(True, result.provider, sender.label, platform, tuple(attempts))
+        attempts.append(Attempt(sender.label, failure.reason))
+        log.warning("test_message_failed", integration_id=integration_id, error=failure.reason)
+        if failure.permanent:
+            break
+        _record_health(sender.integration, failure.reason, now)
+    return SendTestReport(False, platform=platform, attempts=tuple(attempts))
+
+
+def integration_send_test(*, integration: Integration, to: str) -> SendTestReport:
+    """Send a test message to `to` (an email address or an E.164 number, by the integration's
+    channel) through this one integration, and record the outcome on it."""
+    to = _clean_test_to(integration.channel, to)
+    outgoing = _test_outgoing(integration.workspace, integration.channel, to, integration.provider)
+    return _send_through([providers.sender_for_integration(integration)], outgoing)
+
+
+def workspace_send_test(*, workspace, channel: str, to: str) -> SendTestReport:
+    """Send a test message to `to` the way the workspace's messages go: through its active
+    integrations on the channel in order, falling back as a delivery does; with none, through
+    the platform's default sender (report.platform)."""
+    if channel not in Channel.values:
+        raise InvalidInput(fields={"channel": ["Choose email or sms."]})
+    to = _clean_test_to(channel, to)
+    outgoing = _test_outgoing(workspace, channel, to)
+    return _send_through(providers.senders_for(workspace, channel), outgoing)
+
+
+def integration_test(*, integration: Integration, actor, to: str | None = None) -> dict[str, Any]:
+    """Send a test message through this one integration: an email to the actor (the owner
+    testing it from the app), or an SMS to `to`. Records the outcome on the integration;
+    returns {ok, provider, error}."""
+    recipient = actor.email if integration.channel == Channel.EMAIL else to
+    report = integration_send_test(integration=integration, to=recipient or "")
+    return {
+        "ok": report.ok,
+        "provider": report.provider or integration.provider,
+        "error": report.error,
+    }
+
+
+@dataclass(frozen=True)
+class ProviderCheck:
+    """One provider account checked: whose, and what the provider said."""
+
+    workspace: str  # the workspace's slug; "" for the platform's default senders
+    channel: str
+    sender: str
+    ok: bool
+    detail: str  # what the provider confirmed, or why the check failed
+    integration_id: int | None = None
+
+
+def _check(sender: providers.Sender) -> tuple[bool, str]:
+    try:
+        return True, sender.check()
+    except SendFailed as exc:
+        return False, exc.reason
+    except Exception as exc:
+        log.exception("provider_check_crashed", provider=sender.key)
+        return False, f"unexpected error: {type(exc).__name__}"
+
+
+def integration_check(*, integration: Integration) -> ProviderCheck:
+    """Ask the integration's provider whether it accepts the credentials, without sending a
+    message. A refusal is recorded as the integration's last error (its sends would fail the
+    same way); a pass is not recorded as a success, which the settings and onboarding pages show
+    as "sent successfully": nothing was sent."""
+    sender = providers.sender_for_integration(integration)
+    ok, detail = _check(sender)
+    if not ok:
+        _record_health(integration, detail, timezone.now())
+    log.info("integration_checked", integration_id=integration.pk, ok=ok, detail=detail)
+    return ProviderCheck(
+        integration.workspace.slug, integration.channel, sender.label, ok, detail, integration.pk
+    )
+
+
+def integrations_check(
+    *, workspace=None, progress: Callable[[int, int], None] | None = None
+) -> list[ProviderCheck]:
+    """Check every active integration (of one workspace, or of all), and the platform's default
+    senders, which serve every workspace without an integration on a channel. One slow or broken
+    provider does not stop the others: each answers within the send timeout."""
+    integrations = Integration.objects.filter(is_active=True).select_related("workspace")
+    if workspace is not None:
+        integrations = integrations.filter(workspace=workspace)
+    integrations = list(integrations.order_by("workspace__slug", "channel", "priority", "pk"))
+    channels = sorted(Channel.values)
+    if workspace is not None:  # the platform's senders matter to it only where it has none
+        covered = {integration.channel for integration in integrations}
+        channels = [channel for channel in channels if channel not in covered]
+    total = len(channels) + len(integrations)
+    checks: list[ProviderCheck] = []
+    for channel in channels:
+        sender = providers.platform_sender(channel)
+        ok, detail = _check(sender)
+        checks.append(ProviderCheck("", channel, sender.label, ok, detail))
+        if progress:
+            progress(len(checks), total)
+    for integration in integrations:
+        checks.append(integration_check(integration=integration))
+        if progress:
+            progress(len(checks), total)
+    return checks
 
 
 def credentials_masked(integration: Integration) -> dict[str, str]:
