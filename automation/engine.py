@@ -133,7 +133,9 @@ def event_dispatch(event_id: int, *, now: datetime | None = None) -> int:
     return runs or 0
 
 
-def _attempt_due(now: datetime) -> Q:
+def attempt_due(now: datetime) -> Q:
+    """Undispatched events whose (next) attempt is due at `now`: the sweep's rule, and
+    `manage.py dispatch_events`'s."""
     return Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
 
 
@@ -148,7 +150,7 @@ def events_dispatch_pending(*, now: datetime | None = None, limit: int = SWEEP_B
     with transaction.atomic():
         ids = list(
             Event.objects.select_for_update(skip_locked=True)
-            .filter(_attempt_due(now), dispatched_at__isnull=True, created_at__lt=cutoff)
+            .filter(attempt_due(now), dispatched_at__isnull=True, created_at__lt=cutoff)
             .order_by(F("next_attempt_at").asc(nulls_first=True), "created_at")
             .values_list("pk", flat=True)[:limit]
         )
@@ -200,7 +202,7 @@ def _dispatch(
             # No join here: FOR UPDATE would lock the joined workspace row as well.
             event = (
                 Event.objects.select_for_update(skip_locked=True)
-                .filter(_attempt_due(now), pk=event_id, dispatched_at__isnull=True)
+                .filter(attempt_due(now), pk=event_id, dispatched_at__isnull=True)
                 .first()
             )
             if event is None:

@@ -60,3 +60,16 @@ def automation_replan_reminders(rule_id: int) -> int:
     from automation.reminders import reminders_replan_requested
 
     return reminders_replan_requested(rule_id=rule_id)
+
+
+@shared_task
+def automation_purge_history() -> dict[str, int]:
+    """Daily: delete automation history older than EVENT_RETENTION_DAYS (never pending work, nor
+    the runs that stop a rule acting twice: see automation.retention). Batches commit one by one,
+    so a purge cut short by the time limit keeps its progress and the next one carries on."""
+    from django.conf import settings
+
+    from automation.retention import automation_history_purge
+
+    report = automation_history_purge(days=settings.EVENT_RETENTION_DAYS)
+    return {"events": report.events, "runs": report.runs, "reminders": report.reminders}

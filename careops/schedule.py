@@ -23,6 +23,10 @@ PERIODIC_TASKS: dict[str, dict] = {
         "task": "automation.tasks.automation_check_inventory",
         "every": 3600,
     },
+    "automation: purge old history": {
+        "task": "automation.tasks.automation_purge_history",
+        "every": 24 * 3600,
+    },
 }
 
 

@@ -336,6 +336,11 @@ ANYMAIL = {
     "WEBHOOK_SECRET": env.str("ANYMAIL_WEBHOOK_SECRET", default=""),
     "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
 }
+# --- Automation -----------------------------------------------------------------------------
+# Dispatched outbox events, finished reminders and automation runs older than this many days are
+# deleted by the daily purge (automation.retention); work still pending never is.
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=90)
+
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):

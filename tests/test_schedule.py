@@ -19,6 +19,7 @@ PROMISED = {
     "automation.tasks.automation_dispatch_pending": 60,
     "automation.tasks.automation_send_due_reminders": 30 * 60,
     "automation.tasks.automation_check_inventory": 3600,
+    "automation.tasks.automation_purge_history": 24 * 3600,
     "forms.tasks.forms_mark_overdue": 3600,
     "messaging.tasks.messages_retry_due": 60,
 }
