@@ -13,7 +13,7 @@ LOCAL_ENV := REDIS_URL=redis://127.0.0.1:6379/15 \
 TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/careops $(LOCAL_ENV)
 BENCH_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/careops_bench $(LOCAL_ENV)
 
-.PHONY: run test lint format install services browser migrate bench clean
+.PHONY: run test lint format install services browser migrate bench demo-big clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ browser:
 
 test: install services browser
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+# A big demo on the local PostgreSQL (database careops_demo): DEMO_BOOKINGS (default 100000).
+DEMO_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/careops_demo $(LOCAL_ENV)
+demo-big: install services
+	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='careops_demo'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE careops_demo"
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --no-input -v0
+	$(DEMO_ENV) $(BIN)/python manage.py seed_demo --bookings $${DEMO_BOOKINGS:-100000}
 
 # Contacts, inbox, booking slots, stock moves and the automation outbox at scale, on
 # PostgreSQL (database careops_bench); BENCH_ROWS, BENCH_CONVERSATIONS, BENCH_STAFF,
