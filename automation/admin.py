@@ -15,19 +15,8 @@ from django.contrib import admin, messages
 from automation import rules
 from automation.alerts import alert_acknowledge
 from automation.models import Alert, AutomationRun, Event, Reminder, Rule
-from careops.admin import ActionsOnlyAdmin
+from careops.admin import ActionsOnlyAdmin, ReadOnlyAdmin
 from careops.queue import enqueue_on_commit
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class OpenFilter(admin.SimpleListFilter):

@@ -21,7 +21,7 @@ from bookings.models import (
     CalendarFeed,
     WorkingHours,
 )
-from careops.admin import WorkspaceOwnedAdmin
+from careops.admin import ReadOnlyAdmin, WorkspaceOwnedAdmin
 from careops.crypto import mask
 from careops.errors import Conflict
 from workspaces.models import User
@@ -174,7 +174,7 @@ class CalendarFeedAdmin(WorkspaceOwnedAdmin):
 
 
 @admin.register(BookingStatusChange)
-class BookingStatusChangeAdmin(WorkspaceOwnedAdmin):
+class BookingStatusChangeAdmin(ReadOnlyAdmin):
     """Every booking's status history, across bookings (each booking's page has its own)."""
 
     list_display = ["created_at", "booking", "from_status", "to_status", "actor", "workspace"]
@@ -183,9 +183,3 @@ class BookingStatusChangeAdmin(WorkspaceOwnedAdmin):
     list_select_related = ["booking__booking_type", "booking__contact", "actor", "workspace"]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-pk"]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

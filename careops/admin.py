@@ -77,6 +77,20 @@ def export_as_csv(modeladmin: admin.ModelAdmin, request, queryset) -> StreamingH
 admin.site.add_action(export_as_csv, "export_as_csv")
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History (the audit trail, status changes, the stock ledger, merges, runs): looked at,
+    never added to, edited or deleted here."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class WorkspaceOwnedAdmin(admin.ModelAdmin):
     """Rows the product makes inside a workspace (the admin's forms do not choose one): support
     reads and corrects them, never adds them."""
@@ -126,7 +140,7 @@ class GroupAdmin(SuperusersEditOnly, admin.ModelAdmin):
 
 
 @admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
+class LogEntryAdmin(ReadOnlyAdmin):
     """The audit trail of the admin: who changed what, when. Read-only for everyone."""
 
     list_display = ["action_time", "user", "content_type", "object_repr", "action_flag", "change"]
@@ -139,15 +153,6 @@ class LogEntryAdmin(admin.ModelAdmin):
     @admin.display(description="Change")
     def change(self, entry: LogEntry) -> str:
         return entry.get_change_message()
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(WorkerHeartbeat)

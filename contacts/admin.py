@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from careops.admin import ReadOnlyAdmin
 from careops.errors import DomainError
 from contacts import services
 from contacts.models import Contact, ContactMerge, Tag, normalize_email, normalize_phone
@@ -143,7 +144,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(ContactMerge)
-class ContactMergeAdmin(admin.ModelAdmin):
+class ContactMergeAdmin(ReadOnlyAdmin):
     """The history of merges: read-only."""
 
     list_display = ["__str__", "merged_contact_id", "workspace", "actor", "created_at"]
@@ -160,12 +161,3 @@ class ContactMergeAdmin(admin.ModelAdmin):
         "created_at",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -16,6 +16,7 @@ from django import forms
 from django.contrib import admin
 
 from bookings.models import BookingType
+from careops.admin import ReadOnlyAdmin
 from careops.errors import DomainError
 from forms.models import FormSubmission, FormTemplate, FormUpload
 from forms.services import template_update
@@ -172,7 +173,7 @@ class FormSubmissionAdmin(admin.ModelAdmin):
 
 
 @admin.register(FormUpload)
-class FormUploadAdmin(admin.ModelAdmin):
+class FormUploadAdmin(ReadOnlyAdmin):
     """The uploaded files' records, across submissions: read-only, never linked (see above)."""
 
     list_display = [
@@ -200,12 +201,3 @@ class FormUploadAdmin(admin.ModelAdmin):
     ]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-pk"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
-from careops.admin import WorkspaceOwnedAdmin
+from careops.admin import ReadOnlyAdmin, WorkspaceOwnedAdmin
 from careops.errors import InvalidInput
 from inventory import services
 from inventory.models import BookingTypeConsumption, InventoryItem, InventoryUsage
@@ -64,7 +64,7 @@ class InventoryItemAdmin(WorkspaceOwnedAdmin):
 
 
 @admin.register(InventoryUsage)
-class InventoryUsageAdmin(admin.ModelAdmin):
+class InventoryUsageAdmin(ReadOnlyAdmin):
     """The ledger: read-only, always (see the module docstring)."""
 
     list_display = [
@@ -89,15 +89,6 @@ class InventoryUsageAdmin(admin.ModelAdmin):
     ]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-pk"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(BookingTypeConsumption)

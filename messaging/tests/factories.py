@@ -72,3 +72,45 @@ def failed_outbound(conversation, error="smtp: 550 mailbox unavailable") -> Mess
         attempts=1,
         failed_at=timezone.now(),
     )
+
+
+# --- Integrations whose provider is the local stand-in (messaging/tests/stand_in.py) ---------
+
+
+def resend_on(stand_in, workspace, *, priority=1, api_key="re_live_key_1234", **fields):
+    return IntegrationFactory(
+        workspace=workspace,
+        provider="resend",
+        channel=Channel.EMAIL,
+        priority=priority,
+        from_address="hello@alpha.example",
+        credentials={"api_key": api_key, "api_url": stand_in.url + "/resend/"},
+        **fields,
+    )
+
+
+def sendgrid_on(stand_in, workspace, *, priority=2) -> Integration:
+    return IntegrationFactory(
+        workspace=workspace,
+        provider="sendgrid",
+        channel=Channel.EMAIL,
+        priority=priority,
+        from_address="hello@alpha.example",
+        credentials={"api_key": "SG.secret-key", "api_url": stand_in.url + "/sendgrid/v3/"},
+    )
+
+
+def twilio_on(stand_in, workspace, *, priority=1, prefix="twilio-a", sid="AC1") -> Integration:
+    """Twilio at {stand_in}/{prefix}: two prefixes make two accounts that fail separately."""
+    return IntegrationFactory(
+        workspace=workspace,
+        provider="twilio",
+        channel=Channel.SMS,
+        priority=priority,
+        from_address="+447700900999",
+        credentials={
+            "account_sid": sid,
+            "auth_token": "token",
+            "api_base_url": f"{stand_in.url}/{prefix}",
+        },
+    )

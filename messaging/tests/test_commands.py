@@ -16,8 +16,8 @@ from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from messaging.models import Channel, Integration
-from messaging.tests.factories import IntegrationFactory
+from messaging.models import Channel
+from messaging.tests.factories import IntegrationFactory, resend_on, sendgrid_on, twilio_on
 
 pytestmark = [
     pytest.mark.django_db,
@@ -63,43 +63,6 @@ def fails(name: str, *args: str) -> tuple[CommandError, str]:
     return caught.value, out.getvalue()
 
 
-def resend(workspace, stand_in, *, priority=1, api_key="re_live_key_1234") -> Integration:
-    return IntegrationFactory(
-        workspace=workspace,
-        provider="resend",
-        channel=Channel.EMAIL,
-        priority=priority,
-        from_address="hello@alpha.example",
-        credentials={"api_key": api_key, "api_url": stand_in.url + "/resend/"},
-    )
-
-
-def sendgrid(workspace, stand_in, *, priority=2) -> Integration:
-    return IntegrationFactory(
-        workspace=workspace,
-        provider="sendgrid",
-        channel=Channel.EMAIL,
-        priority=priority,
-        from_address="hello@alpha.example",
-        credentials={"api_key": "SG.secret-key", "api_url": stand_in.url + "/sendgrid/v3/"},
-    )
-
-
-def twilio(workspace, stand_in, *, priority=1) -> Integration:
-    return IntegrationFactory(
-        workspace=workspace,
-        provider="twilio",
-        channel=Channel.SMS,
-        priority=priority,
-        from_address="+447700900999",
-        credentials={
-            "account_sid": "AC1",
-            "auth_token": "token",
-            "api_base_url": f"{stand_in.url}/twilio",
-        },
-    )
-
-
 def sends_to(stand_in) -> list:
     """Every request that would have delivered a message (a check must make none)."""
     return [r for r in stand_in.requests if r.method == "POST"]
@@ -120,7 +83,7 @@ def test_each_command_explains_itself_with_help(command, capsys):
 def test_a_test_email_goes_through_the_workspaces_first_provider_which_is_named(
     workspace_a, stand_in
 ):
-    integration = resend(workspace_a, stand_in)
+    integration = resend_on(stand_in, workspace_a)
 
     out, _ = run(
         "send_test_message", "--workspace", "alpha-clinic", "--channel", "email",
@@ -136,8 +99,8 @@ def test_a_test_email_goes_through_the_workspaces_first_provider_which_is_named(
 
 
 def test_a_failing_provider_falls_back_to_the_next_and_both_are_reported(workspace_a, stand_in):
-    first = resend(workspace_a, stand_in)
-    second = sendgrid(workspace_a, stand_in)
+    first = resend_on(stand_in, workspace_a)
+    second = sendgrid_on(stand_in, workspace_a)
     stand_in.script(RESEND, (503, {"message": "down for maintenance"}))
 
     out, _ = run(
@@ -165,8 +128,8 @@ def test_without_an_integration_the_platform_sender_is_used_and_said(workspace_a
 
 
 def test_one_integration_can_be_tested_alone_by_sms(workspace_a, stand_in):
-    first = twilio(workspace_a, stand_in)
-    second = twilio(workspace_a, stand_in, priority=2)
+    first = twilio_on(stand_in, workspace_a, prefix="twilio")
+    second = twilio_on(stand_in, workspace_a, prefix="twilio", priority=2)
 
     out, _ = run(
         "send_test_message", "--workspace", "alpha-clinic", "--channel", "sms",
@@ -182,7 +145,7 @@ def test_one_integration_can_be_tested_alone_by_sms(workspace_a, stand_in):
 
 
 def test_a_refused_test_exits_non_zero_with_the_providers_reason(workspace_a, stand_in):
-    integration = resend(workspace_a, stand_in)
+    integration = resend_on(stand_in, workspace_a)
     stand_in.script(RESEND, (401, {"message": "API key is invalid"}))
 
     error, _ = fails(
@@ -219,8 +182,8 @@ def test_bad_input_exits_non_zero_with_a_clear_message(workspace_a, args, messag
 
 
 def test_another_workspaces_integration_or_channel_is_refused(workspace_a, workspace_b, stand_in):
-    theirs = resend(workspace_b, stand_in)
-    sms = twilio(workspace_a, stand_in)
+    theirs = resend_on(stand_in, workspace_b)
+    sms = twilio_on(stand_in, workspace_a, prefix="twilio")
     base = ["--workspace", "alpha-clinic", "--to", "ops@example.org"]
 
     other, _ = fails("send_test_message", *base, "--channel", "email", "--integration", theirs.pk)
@@ -237,9 +200,9 @@ def test_another_workspaces_integration_or_channel_is_refused(workspace_a, works
 def test_every_active_integration_is_checked_without_sending_a_message(
     workspace_a, workspace_b, stand_in
 ):
-    email = resend(workspace_a, stand_in)
-    sms = twilio(workspace_a, stand_in)
-    theirs = sendgrid(workspace_b, stand_in)
+    email = resend_on(stand_in, workspace_a)
+    sms = twilio_on(stand_in, workspace_a, prefix="twilio")
+    theirs = sendgrid_on(stand_in, workspace_b)
     IntegrationFactory(workspace=workspace_b, provider="resend", is_active=False, priority=9)
 
     out, err = run("check_integrations")
@@ -285,8 +248,8 @@ def test_every_active_integration_is_checked_without_sending_a_message(
 
 
 def test_a_refused_credential_is_reported_recorded_and_exits_1(workspace_a, stand_in):
-    sms = twilio(workspace_a, stand_in)
-    email = resend(workspace_a, stand_in)
+    sms = twilio_on(stand_in, workspace_a, prefix="twilio")
+    email = resend_on(stand_in, workspace_a)
     stand_in.script(
         TWILIO_ACCOUNT, (401, {"code": 20003, "message": "Authenticate", "status": 401})
     )
@@ -310,7 +273,7 @@ def test_a_refused_credential_is_reported_recorded_and_exits_1(workspace_a, stan
 
 
 def test_a_resend_key_limited_to_sending_passes(workspace_a, stand_in):
-    resend(workspace_a, stand_in)
+    resend_on(stand_in, workspace_a)
     stand_in.script(
         "/resend/domains",
         (

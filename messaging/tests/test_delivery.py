@@ -18,7 +18,13 @@ from messaging import delivery
 from messaging.models import Channel, Integration, Message
 from messaging.services import message_send
 from messaging.tasks import message_deliver, messages_retry_due
-from messaging.tests.factories import ConversationFactory, IntegrationFactory
+from messaging.tests.factories import (
+    ConversationFactory,
+    IntegrationFactory,
+    resend_on,
+    sendgrid_on,
+    twilio_on,
+)
 
 pytestmark = [
     pytest.mark.django_db,
@@ -45,44 +51,6 @@ def conversation(workspace_a):
         sms_consent=True,
     )
     return ConversationFactory(contact=contact)
-
-
-def resend(workspace, stand_in, priority=1, **kwargs) -> Integration:
-    return IntegrationFactory(
-        workspace=workspace,
-        provider="resend",
-        channel=Channel.EMAIL,
-        priority=priority,
-        from_address="hello@alpha.example",
-        credentials={"api_key": "re_live_key_1234", "api_url": stand_in.url + "/resend/"},
-        **kwargs,
-    )
-
-
-def sendgrid(workspace, stand_in, priority=2) -> Integration:
-    return IntegrationFactory(
-        workspace=workspace,
-        provider="sendgrid",
-        channel=Channel.EMAIL,
-        priority=priority,
-        from_address="hello@alpha.example",
-        credentials={"api_key": "SG.secret-key", "api_url": stand_in.url + "/sendgrid/v3/"},
-    )
-
-
-def twilio(workspace, stand_in, *, priority=1, prefix="twilio-a", sid="AC1") -> Integration:
-    return IntegrationFactory(
-        workspace=workspace,
-        provider="twilio",
-        channel=Channel.SMS,
-        priority=priority,
-        from_address="+447700900999",
-        credentials={
-            "account_sid": sid,
-            "auth_token": "token",
-            "api_base_url": f"{stand_in.url}/{prefix}",
-        },
-    )
 
 
 def send(conversation, channel=Channel.EMAIL, django_capture_on_commit_callbacks=None, **kw):
@@ -114,7 +82,7 @@ def sent(conversation, django_capture_on_commit_callbacks):
 def test_email_goes_out_through_resend_with_subject_body_sender_and_reply_to(
     workspace_a, stand_in, sent
 ):
-    integration = resend(workspace_a, stand_in)
+    integration = resend_on(stand_in, workspace_a)
 
     message = sent()
 
@@ -138,8 +106,8 @@ def test_email_goes_out_through_resend_with_subject_body_sender_and_reply_to(
 
 
 def test_resend_failing_with_503_falls_back_to_sendgrid(workspace_a, stand_in, sent):
-    primary = resend(workspace_a, stand_in)
-    sendgrid(workspace_a, stand_in)
+    primary = resend_on(stand_in, workspace_a)
+    sendgrid_on(stand_in, workspace_a)
     stand_in.script(RESEND, (503, {"message": "Service unavailable"}))
 
     message = sent()
@@ -197,8 +165,8 @@ def test_mailgun_and_postmark_send_through_their_anymail_backends(workspace_a, s
 def test_a_broken_account_or_an_overloaded_provider_moves_on_to_the_next(
     workspace_a, stand_in, sent, status
 ):
-    resend(workspace_a, stand_in)
-    sendgrid(workspace_a, stand_in)
+    resend_on(stand_in, workspace_a)
+    sendgrid_on(stand_in, workspace_a)
     stand_in.script(RESEND, (status, {"message": "API key is invalid"}))
 
     message = sent()
@@ -214,7 +182,7 @@ def test_a_network_error_moves_on_to_the_next_provider(workspace_a, stand_in, se
         priority=1,
         credentials={"api_key": "re_key", "api_url": DEAD_URL},
     )
-    sendgrid(workspace_a, stand_in)
+    sendgrid_on(stand_in, workspace_a)
 
     message = sent()
 
@@ -226,8 +194,8 @@ def test_a_network_error_moves_on_to_the_next_provider(workspace_a, stand_in, se
 def test_all_providers_failing_leaves_it_failed_with_every_error_and_a_retry_time(
     workspace_a, stand_in, sent
 ):
-    resend(workspace_a, stand_in)
-    sendgrid(workspace_a, stand_in)
+    resend_on(stand_in, workspace_a)
+    sendgrid_on(stand_in, workspace_a)
     stand_in.script(RESEND, (503, {"message": "down"}))
     stand_in.script(SENDGRID, (500, {"errors": [{"message": "oops"}]}))
 
@@ -243,7 +211,7 @@ def test_all_providers_failing_leaves_it_failed_with_every_error_and_a_retry_tim
 
 
 def test_the_retry_sweep_sends_a_failed_message_once_its_time_comes(workspace_a, stand_in, sent):
-    resend(workspace_a, stand_in)
+    resend_on(stand_in, workspace_a)
     stand_in.script(RESEND, (503, {"message": "down"}))
     start = timezone.now()
     with time_machine.travel(start, tick=False):
@@ -265,7 +233,7 @@ def test_the_retry_sweep_sends_a_failed_message_once_its_time_comes(workspace_a,
 
 def test_retries_back_off_and_stop_after_the_last_attempt(workspace_a, stand_in, sent, settings):
     settings.MESSAGE_MAX_ATTEMPTS = 3
-    resend(workspace_a, stand_in)
+    resend_on(stand_in, workspace_a)
     stand_in.script(RESEND, *[(503, {"message": "down"})] * 3)
     now = timezone.now()
     with time_machine.travel(now, tick=False):
@@ -290,8 +258,8 @@ def test_retries_back_off_and_stop_after_the_last_attempt(workspace_a, stand_in,
 
 
 def test_a_refused_recipient_fails_at_once_without_fallback_or_retry(workspace_a, stand_in, sent):
-    primary = resend(workspace_a, stand_in)
-    sendgrid(workspace_a, stand_in)
+    primary = resend_on(stand_in, workspace_a)
+    sendgrid_on(stand_in, workspace_a)
     stand_in.script(
         RESEND,
         (422, {"name": "validation_error", "message": "Invalid `to` field. Use email@x.com"}),
@@ -311,8 +279,8 @@ def test_a_refused_recipient_fails_at_once_without_fallback_or_retry(workspace_a
 def test_a_400_about_the_sender_domain_is_the_integrations_fault_and_falls_back(
     workspace_a, stand_in, sent
 ):
-    resend(workspace_a, stand_in)
-    sendgrid(workspace_a, stand_in)
+    resend_on(stand_in, workspace_a)
+    sendgrid_on(stand_in, workspace_a)
     stand_in.script(RESEND, (400, {"message": "The alpha.example domain is not verified."}))
 
     message = sent()
@@ -334,8 +302,8 @@ def test_email_without_integrations_goes_through_the_platform_email_backend(sent
 
 
 def test_inactive_integrations_are_not_used(workspace_a, stand_in, sent):
-    resend(workspace_a, stand_in, is_active=False)
-    sendgrid(workspace_a, stand_in)
+    resend_on(stand_in, workspace_a, is_active=False)
+    sendgrid_on(stand_in, workspace_a)
 
     message = sent()
 
@@ -360,7 +328,7 @@ def test_a_console_integration_where_console_is_not_allowed_refuses_to_pretend(
 
 
 def test_sms_goes_out_through_twilio_with_a_status_callback(workspace_a, stand_in, sent, settings):
-    integration = twilio(workspace_a, stand_in)
+    integration = twilio_on(stand_in, workspace_a)
 
     message = sent(Channel.SMS)
 
@@ -379,8 +347,8 @@ def test_sms_goes_out_through_twilio_with_a_status_callback(workspace_a, stand_i
 
 
 def test_twilio_21211_invalid_number_fails_at_once_without_retry(workspace_a, stand_in, sent):
-    twilio(workspace_a, stand_in)
-    twilio(workspace_a, stand_in, priority=2, prefix="twilio-b", sid="AC2")
+    twilio_on(stand_in, workspace_a)
+    twilio_on(stand_in, workspace_a, priority=2, prefix="twilio-b", sid="AC2")
     stand_in.script(
         twilio_path("twilio-a", "AC1"),
         (
@@ -404,8 +372,8 @@ def test_twilio_21211_invalid_number_fails_at_once_without_retry(workspace_a, st
 def test_twilio_primary_failing_falls_back_to_the_second_twilio_account(
     workspace_a, stand_in, sent
 ):
-    primary = twilio(workspace_a, stand_in)
-    twilio(workspace_a, stand_in, priority=2, prefix="twilio-b", sid="AC2")
+    primary = twilio_on(stand_in, workspace_a)
+    twilio_on(stand_in, workspace_a, priority=2, prefix="twilio-b", sid="AC2")
     stand_in.script(
         twilio_path("twilio-a", "AC1"),
         (401, {"code": 20003, "message": "Authenticate", "status": 401}),
@@ -448,7 +416,7 @@ def test_platform_twilio_sends_sms_for_workspaces_without_integrations(stand_in,
 
 
 def test_delivering_twice_sends_once(workspace_a, stand_in, sent):
-    resend(workspace_a, stand_in)
+    resend_on(stand_in, workspace_a)
     message = sent()
 
     assert message_deliver(message.pk) == "skipped"
@@ -460,7 +428,7 @@ def test_delivering_twice_sends_once(workspace_a, stand_in, sent):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_message_another_worker_is_sending_is_skipped(workspace_a, stand_in, sent):
-    resend(workspace_a, stand_in)
+    resend_on(stand_in, workspace_a)
     stand_in.script(RESEND, (503, {"message": "down"}))
     message = sent()  # failed; make it due again
     Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
@@ -502,7 +470,7 @@ def broker_outage():
 def test_a_broker_outage_at_send_time_leaves_it_queued_and_the_sweep_sends_it(
     workspace_a, stand_in, sent
 ):
-    resend(workspace_a, stand_in)
+    resend_on(stand_in, workspace_a)
     start = timezone.now()
     with time_machine.travel(start, tick=False), broker_outage():
         message = sent()
