@@ -37,6 +37,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
+from messaging import provider_checks
 from messaging.models import Channel, Integration
 
 log = structlog.get_logger(__name__)
@@ -247,13 +248,13 @@ class AnymailSender(Sender):
     def check(self) -> str:
         if not self.credentials:
             raise SendFailed(UNREADABLE)
-        if self.key not in ESP_CHECKS:
+        if self.key not in provider_checks.ESP_CHECKS:
             return "not checked: the provider offers no check without sending"
         backend = EMAIL_BACKENDS.get(self.key, f"anymail.backends.{self.key}.EmailBackend")
         # anymail's backend resolves the API URL (its default, or the integration's) and opens
         # a session the way a send would.
         connection = get_connection(backend, **self.connection_kwargs())
-        path, request = ESP_CHECKS[self.key](self.credentials)
+        path, request = provider_checks.ESP_CHECKS[self.key](self.credentials)
         connection.open()
         try:
             response = connection.session.get(
@@ -263,65 +264,12 @@ class AnymailSender(Sender):
             raise SendFailed(f"{type(exc).__name__}: {_short(exc)}") from exc
         finally:
             connection.close()
-        return _esp_verdict(self.key, response)
-
-
-# Per ESP: the read-only request that proves the key works, (path under the API URL, requests
-# arguments). A key limited to sending may be refused some of these: see _esp_verdict.
-ESP_CHECKS = {
-    "resend": lambda creds: (
-        "domains",
-        {"headers": {"Authorization": f"Bearer {creds['api_key']}"}},
-    ),
-    "sendgrid": lambda creds: (
-        "scopes",
-        {"headers": {"Authorization": f"Bearer {creds['api_key']}"}},
-    ),
-    "mailgun": lambda creds: (
-        f"domains/{creds['sender_domain']}",
-        {"auth": ("api", creds["api_key"])},
-    ),
-    "postmark": lambda creds: (
-        "server",
-        {"headers": {"X-Postmark-Server-Token": creds["api_key"], "Accept": "application/json"}},
-    ),
-}
-
-
-def _json(response) -> dict:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _esp_verdict(key: str, response) -> str:
-    body = _json(response)
-    if key == "resend" and response.status_code == 401 and body.get("name") == "restricted_api_key":
-        # A key with Resend's "sending access" only may not list domains: its refusal names the
-        # key's scope, which proves the key valid (asking for a full-access key to pass a check
-        # would be a worse setup).
-        return "key accepted (sending access only)"
-    if response.status_code >= 400:
-        reason = f"HTTP {response.status_code} {_short(response.text, 200)}".strip()
-        if key == "mailgun" and response.status_code == 401:
-            # Mailgun answers a domain sending key and a wrong key alike here.
-            reason += " (a domain sending key cannot be checked without sending a message)"
-        raise SendFailed(reason)
-    if key == "sendgrid":
-        scopes = body.get("scopes") or []
-        if "mail.send" not in scopes:
-            raise SendFailed("the key may not send mail (no mail.send scope)")
-        return "key accepted, may send mail"
-    if key == "mailgun":
-        state = (body.get("domain") or {}).get("state", "")
-        if state and state != "active":
-            raise SendFailed(f"the sending domain is {state}")
-        return "key accepted, sending domain active"
-    if key == "postmark":
-        return f"server token accepted ({body.get('Name', 'server')})"
-    return "key accepted"
+        ok, verdict = provider_checks.esp_verdict(
+            self.key, response.status_code, provider_checks.json_dict(response), response.text
+        )
+        if not ok:
+            raise SendFailed(_short(verdict, 300))
+        return verdict
 
 
 class DjangoEmailSender(Sender):
