@@ -258,7 +258,8 @@ def reminder_previous_run(reminder_id: int, booking_start: datetime) -> Automati
     )
 
 
-def _due(now: datetime):
+def reminders_due(now: datetime):
+    """Planned reminders whose time has come: the sweep's work, and send_due_reminders'."""
     return Reminder.objects.filter(status=Reminder.Status.PLANNED, due_at__lte=now)
 
 
@@ -268,7 +269,7 @@ def reminders_send_due(*, now: datetime | None = None, limit: int = 500) -> int:
     that fails rolls back alone. Safe to run twice and concurrently: a reminder is sent once per
     booking start. Returns how many were dealt with (sent or skipped)."""
     now = now or timezone.now()
-    ids = list(_due(now).order_by("due_at", "pk").values_list("pk", flat=True)[:limit])
+    ids = list(reminders_due(now).order_by("due_at", "pk").values_list("pk", flat=True)[:limit])
     rules: dict[int, Rule] = {}
     done = 0
     for reminder_id in ids:
@@ -375,7 +376,7 @@ def _send_time_skip(reminder: Reminder, booking: Booking, rule: Rule, now: datet
 
 def _send_one(reminder_id: int, now: datetime, rules: dict[int, Rule]) -> int:
     reminder = (
-        _due(now)
+        reminders_due(now)
         .select_for_update(skip_locked=True, of=("self",))
         .select_related(
             "booking", "booking__workspace", "booking__booking_type", "booking__contact"

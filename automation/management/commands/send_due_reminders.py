@@ -15,8 +15,8 @@ from django.utils import timezone
 from automation.dry_run import rule_dry_run
 from automation.models import Reminder, Rule
 from automation.reminders import (
-    _due,
     reminder_previous_run,
+    reminders_due,
     reminders_replan_requested,
     reminders_send_due,
 )
@@ -53,7 +53,7 @@ class Command(BaseCommand):
             self._send(now, limit)
 
     def _due_ids(self, now, limit) -> list[int]:
-        ids = _due(now).order_by("due_at", "pk").values_list("pk", flat=True)
+        ids = reminders_due(now).order_by("due_at", "pk").values_list("pk", flat=True)
         return list(ids[:limit] if limit else ids)
 
     def _send(self, now, limit) -> None:
@@ -65,7 +65,7 @@ class Command(BaseCommand):
         handled = 0
         while handled < len(ids):
             reminders_send_due(now=now, limit=min(BATCH, len(ids) - handled))
-            still_due = _due(now).filter(pk__in=ids).count()
+            still_due = reminders_due(now).filter(pk__in=ids).count()
             if len(ids) - still_due == handled:
                 break  # the rest are held by another worker
             handled = len(ids) - still_due
