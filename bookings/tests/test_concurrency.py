@@ -67,7 +67,7 @@ def test_clients_racing_for_any_staff_fill_each_calendar_once(workspace_a):
         )
     )
 
-    assert len(results) == 3
+    assert len(results) == 3, errors
     assert all(isinstance(error, SlotUnavailable) for error in errors)
     assert sorted(b.staff_id for b, _ in results) == sorted(p.pk for p in people)
 
