@@ -218,6 +218,14 @@ class Booking(WorkspaceOwnedModel):
         indexes = [
             # Today's schedule, the upcoming list and calendar views: a workspace's time range.
             models.Index(fields=["workspace", "start"], name="bookings_booking_ws_start"),
+            # The upcoming list (status pending or confirmed, from now) and its keyset pages:
+            # without it the planner, reading the status of two years of history, expects few
+            # future active rows and sorts them all for a deep page.
+            models.Index(
+                fields=["workspace", "start", "id"],
+                condition=models.Q(status__in=ACTIVE_STATUSES),
+                name="bookings_booking_active_start",
+            ),
             # Slot computation: one calendar's active bookings in a time range.
             models.Index(
                 fields=["workspace", "staff", "blocked_start"],

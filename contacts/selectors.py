@@ -27,9 +27,12 @@ def contacts_list(
         contacts = contacts.filter(tags__name__iexact=tag.strip())
     if source:
         contacts = contacts.filter(source=source)
+    # The pk breaks ties in the same direction as the ordering: one index on (workspace, name)
+    # or (workspace, created_at) then serves the order both ways, and the API's keyset pages.
+    tie_breaker = "-pk" if ordering.startswith("-") else "pk"
     return contacts.prefetch_related(
         Prefetch("tags", queryset=Tag.objects.order_by("name"))
-    ).order_by(ordering, "-pk")
+    ).order_by(ordering, tie_breaker)
 
 
 def contact_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> list[TimelineEntry]:

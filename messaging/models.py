@@ -4,10 +4,11 @@ them (integrations), and the message templates staff and automations use."""
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 
 from careops.crypto import EncryptedJSONField
 from careops.models import WorkspaceOwnedModel
@@ -63,6 +64,22 @@ class Conversation(WorkspaceOwnedModel):
                 fields=["workspace", "-last_message_at"],
                 condition=models.Q(unread_count__gt=0),
                 name="messaging_conv_ws_unread",
+            ),
+            # The inbox list and its keyset pages (messaging.selectors.INBOX_ORDER: the same
+            # expression): by last activity, never-active ones last, the pk breaking ties.
+            models.Index(
+                models.F("workspace"),
+                Coalesce("last_message_at", models.Value(datetime(1, 1, 1, tzinfo=UTC))).desc(),
+                models.F("id").desc(),
+                name="messaging_conversation_inbox",
+            ),
+            # The inbox's "unread" list, in the same order.
+            models.Index(
+                models.F("workspace"),
+                Coalesce("last_message_at", models.Value(datetime(1, 1, 1, tzinfo=UTC))).desc(),
+                models.F("id").desc(),
+                condition=models.Q(unread_count__gt=0),
+                name="messaging_conversation_unread",
             ),
         ]
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from datetime import UTC, datetime
+
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from careops.errors import InvalidInput
@@ -22,6 +25,14 @@ def _failed_outbound() -> Exists:
     )
 
 
+# Last activity, with conversations that have no message yet after all the others: the same
+# order as `last_message_at DESC NULLS LAST`, but never NULL, so that a page of the inbox
+# starts where the last one ended with a plain range on the indexes messaging_conversation_inbox
+# and _unread, whose expression this must stay identical to (tests/test_list_indexes.py).
+NO_ACTIVITY = datetime(1, 1, 1, tzinfo=UTC)
+INBOX_ORDER = (Coalesce("last_message_at", Value(NO_ACTIVITY)).desc(), F("pk").desc())
+
+
 def conversations_for_workspace(*, workspace) -> QuerySet[Conversation]:
     """The workspace's conversations with the contact and assignee joined and `has_failed`
     annotated (any failed outbound message), by last activity: one query for a page."""
@@ -29,7 +40,7 @@ def conversations_for_workspace(*, workspace) -> QuerySet[Conversation]:
         Conversation.objects.for_workspace(workspace)
         .select_related("contact", "assigned_to")
         .annotate(has_failed=_failed_outbound())
-        .order_by(F("last_message_at").desc(nulls_last=True), "-pk")
+        .order_by(*INBOX_ORDER)
     )
 
 

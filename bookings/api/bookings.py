@@ -28,6 +28,7 @@ from bookings.api.public import AwareDateTimeField
 from bookings.models import Booking, BookingStatusChange, BookingType
 from bookings.setup_services import member_or_none
 from careops.errors import InvalidInput
+from careops.pagination import KeysetPagination
 from careops.tenancy import WorkspaceViewSetMixin
 from contacts.api.contacts import ContactBriefSerializer
 from contacts.models import Contact
@@ -194,6 +195,7 @@ class BookingViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
 
     queryset = Booking.objects.none()
     serializer_class = BookingSerializer
+    pagination_class = KeysetPagination  # the lists grow without bound: no count, no offset
     http_method_names = ["get", "post", "patch", "head", "options"]
     lookup_value_regex = "[0-9]+"
     filter_backends: list = []  # the list's filters are BookingFilterSerializer's

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
 from careops.errors import NotFound
+from careops.pagination import KeysetPagination, PageNumberPagination
 from careops.tenancy import WorkspaceViewSetMixin
 from contacts import selectors, services
 from contacts.models import Contact, ContactMerge, Tag
@@ -141,6 +142,7 @@ class ContactFilterSerializer(serializers.Serializer):
         choices=["name", "-name", "created_at", "-created_at"],
         required=False,
         default="-created_at",
+        help_text="A cursor belongs to one ordering: another ordering starts from the first page.",
     )
 
 
@@ -178,6 +180,7 @@ class ContactViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
 
     queryset = Contact.objects.none()
     serializer_class = ContactSerializer
+    pagination_class = KeysetPagination  # the list grows without bound: no count, no offset
     owner_actions = ("merge",)
     http_method_names = ["get", "post", "patch", "head", "options"]
     lookup_value_regex = "[0-9]+"
@@ -304,7 +307,7 @@ class ContactViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
         return Response(ContactMergeSerializer(record).data)
 
     @extend_schema(responses={200: TagSerializer(many=True)})
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=PageNumberPagination)
     def tags(self, request):
         page = self.paginate_queryset(selectors.tags_for_workspace(workspace=request.workspace))
         return self.get_paginated_response(TagSerializer(page, many=True).data)

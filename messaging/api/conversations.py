@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from careops.pagination import KeysetPagination
 from careops.schema import ErrorSerializer
 from careops.tenancy import WorkspaceViewSetMixin
 from contacts.api.contacts import ContactBriefSerializer
@@ -144,6 +145,8 @@ class ConversationViewSet(
 
     queryset = Conversation.objects.none()
     serializer_class = ConversationSerializer
+    # The inbox and a thread grow without bound: keyset pages, no count, no offset.
+    pagination_class = KeysetPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
     lookup_value_regex = "[0-9]+"
     filter_backends: list = []  # the filters below are parsed and validated by hand

@@ -150,13 +150,44 @@ def test_the_conversation_list_runs_a_constant_number_of_queries(
         if index % 2:
             failed_outbound(conversation)
 
-    # 4 queries: user (JWT), membership + workspace, count, page (contact and assignee joined,
-    # has_failed an EXISTS subquery)
-    with django_assert_max_num_queries(4):
+    # 3 queries: user (JWT), membership + workspace, page (contact and assignee joined,
+    # has_failed an EXISTS subquery; keyset pages count nothing)
+    with django_assert_max_num_queries(3):
         response = staff_api.get(LIST)
 
     assert response.status_code == 200
     assert len(response.json()["results"]) == size
+
+
+def test_the_inbox_pages_through_every_conversation_once_never_active_ones_last(
+    staff_api, workspace_a
+):
+    now = timezone.now()
+    # Two pairs with the same last activity and three conversations without any message.
+    times = [now, now - timedelta(hours=1), now - timedelta(hours=1), now, None, None, None]
+    conversations = [
+        ConversationFactory(contact=ContactFactory(workspace=workspace_a), last_message_at=at)
+        for at in times
+    ]
+    expected = [
+        c.pk
+        for c in sorted(
+            conversations,
+            key=lambda c: (c.last_message_at is not None, c.last_message_at or now, c.pk),
+            reverse=True,
+        )
+    ]
+
+    seen, response = [], staff_api.get(LIST, {"page_size": 2})
+    while True:
+        assert response.status_code == 200
+        seen.append([c["id"] for c in response.json()["results"]])
+        if response.json()["next"] is None:
+            break
+        response = staff_api.get(response.json()["next"])
+
+    assert [pk for page in seen for pk in page] == expected
+    assert [len(page) for page in seen] == [2, 2, 2, 1]
 
 
 def test_other_workspaces_conversations_are_not_listed(outsider_api, workspace_a):
@@ -310,12 +341,30 @@ def test_the_thread_runs_a_constant_number_of_queries(
         sender_user=staff,
     )
 
-    # 5 queries: user (JWT), membership + workspace, conversation, count, page (sender joined)
-    with django_assert_max_num_queries(5):
+    # 4 queries: user (JWT), membership + workspace, conversation, page (sender joined; keyset
+    # pages count nothing)
+    with django_assert_max_num_queries(4):
         response = staff_api.get(f"{detail(conversation)}/messages")
 
     assert response.status_code == 200
     assert len(response.json()["results"]) == size + 1
+
+
+def test_the_thread_pages_oldest_first_through_every_message_once(staff_api, workspace_a):
+    conversation = conversation_with_inbound(workspace_a, body="m0")
+    for n in range(1, 5):
+        MessageFactory(conversation=conversation, body=f"m{n}")
+
+    first = staff_api.get(f"{detail(conversation)}/messages", {"page_size": 2})
+    second = staff_api.get(first.json()["next"])
+    third = staff_api.get(second.json()["next"])
+    back = staff_api.get(third.json()["previous"])
+
+    assert [m["body"] for m in first.json()["results"]] == ["m0", "m1"]
+    assert [m["body"] for m in second.json()["results"]] == ["m2", "m3"]
+    assert [m["body"] for m in third.json()["results"]] == ["m4"]
+    assert third.json()["next"] is None
+    assert [m["body"] for m in back.json()["results"]] == ["m2", "m3"]
 
 
 # --- Replies ------------------------------------------------------------------------------------
