@@ -177,6 +177,13 @@ class Message(WorkspaceOwnedModel):
                 condition=models.Q(status__in=["queued", "failed"], direction="outbound"),
                 name="messaging_msg_retry_due",
             ),
+            # The inbox's "failed to send" flag: EXISTS (a failed outbound message of this
+            # conversation), per row of a page (selectors._failed_outbound).
+            models.Index(
+                fields=["conversation"],
+                condition=models.Q(status="failed", direction="outbound"),
+                name="messaging_msg_failed_outbound",
+            ),
         ]
 
     def __str__(self) -> str:
