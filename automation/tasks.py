@@ -8,6 +8,7 @@ from smtplib import SMTPException
 from celery import shared_task
 
 from automation import engine
+from careops.queue import enqueue_on_commit
 
 
 @shared_task
@@ -23,12 +24,23 @@ def automation_dispatch_pending() -> int:
     return engine.events_dispatch_pending()
 
 
+# Reminders one sweep deals with; a full batch queues the next one at once.
+REMINDER_BATCH = 500
+
+
 @shared_task
 def automation_send_due_reminders() -> int:
+    """Every five minutes (beat), and again at once while a backlog lasts: a busy morning or
+    the hours after an outage are worked through batch after batch, not 500 per beat."""
     from automation.reminders import reminders_replan_requested, reminders_send_due
 
     reminders_replan_requested()  # any re-plan whose own task was lost
-    return reminders_send_due()
+    done = reminders_send_due(limit=REMINDER_BATCH)
+    if done >= REMINDER_BATCH:
+        # Only when every one of the batch was dealt with here: rows another worker holds are
+        # its to finish, and chasing them would only spin.
+        enqueue_on_commit(automation_send_due_reminders)
+    return done
 
 
 @shared_task

@@ -159,6 +159,32 @@ def test_a_due_reminder_is_sent_once_even_when_the_sweep_runs_twice(
     assert run.message.status == Message.Status.SENT
 
 
+def test_a_backlog_is_worked_through_batch_after_batch_not_one_batch_per_beat(
+    workspace_a, rule, clock, stand_in, monkeypatch, django_capture_on_commit_callbacks
+):
+    from automation import tasks
+
+    providers_for(workspace_a, stand_in)
+    monkeypatch.setattr(tasks, "REMINDER_BATCH", 3)
+    bookings = [
+        booking_at(workspace_a, THURSDAY_NOON + timedelta(hours=n), email=f"c{n}@example.org")
+        for n in range(7)
+    ]
+    for booking in bookings:
+        reminder_plan(booking, rule)
+    clock(THURSDAY_NOON - timedelta(minutes=1))  # all seven are due, none has started
+
+    # One beat: 3 sent, the full batch queues the next (3), which queues the last one (1).
+    with django_capture_on_commit_callbacks(execute=True):
+        first_batch = tasks.automation_send_due_reminders()
+
+    assert first_batch == 3
+    assert not Reminder.objects.exclude(status=Reminder.Status.SENT).exists()
+    assert sorted(e["to"][0] for e in emails_sent(stand_in)) == sorted(
+        f"c{n}@example.org" for n in range(7)
+    )
+
+
 def test_a_reminder_whose_run_exists_is_marked_and_not_sent_again(booking, rule, clock, sweep):
     reminder_plan(booking, rule)
     clock(WEDNESDAY_NOON)
