@@ -22,6 +22,7 @@ any, are swept too (a sweep takes every workspace's); the check looks at this wo
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -33,41 +34,24 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-for _name, _value in {
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/careops_bench",
-    "REDIS_URL": "redis://127.0.0.1:6379/9",
-    "SECRET_KEY": "test-secret-key-test-secret-key-test-secret-key-0123456789",
-    "DEBUG": "false",
-    "SECURE_SSL_REDIRECT": "false",
-    "STATIC_MANIFEST": "false",
-    "LOG_LEVEL": "WARNING",
-    "DJANGO_SETTINGS_MODULE": "careops.settings",
-}.items():
-    os.environ.setdefault(_name, _value)
+import benchenv
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
 
-import django  # noqa: E402
-
-django.setup()
-
-import redis  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-from django.db.models import Count, Q  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from automation.models import AutomationRun, Reminder, Rule  # noqa: E402
-from automation.rules import rules_for  # noqa: E402
-from automation.tasks import automation_send_due_reminders  # noqa: E402
-from bookings import setup_services  # noqa: E402
-from bookings.models import Booking  # noqa: E402
-from careops.demo_bulk import insert_rows  # noqa: E402
-from careops.demo_bulk.rows import REMINDER_FIELDS  # noqa: E402
-from contacts.models import Contact  # noqa: E402
-from messaging.models import Integration, Message  # noqa: E402
-from workspaces.models import Membership, User, Workspace  # noqa: E402
-from workspaces.services import workspace_create  # noqa: E402
+from automation.models import AutomationRun, Reminder, Rule
+from automation.rules import rules_for
+from automation.tasks import automation_send_due_reminders
+from bookings import setup_services
+from bookings.models import Booking
+from careops.demo_bulk import insert_rows
+from careops.demo_bulk.rows import REMINDER_FIELDS
+from contacts.models import Contact
+from messaging.models import Integration, Message
+from workspaces.models import Membership, User, Workspace
+from workspaces.services import workspace_create
 
 COUNT = int(os.environ.get("BENCH_REMINDERS", "100000"))
 CALENDARS = 50
@@ -239,7 +223,7 @@ def worker(log: Path) -> subprocess.Popen:
     ]
     process = subprocess.Popen(  # our own command line
         command,
-        cwd=ROOT,
+        cwd=benchenv.ROOT,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         # INFO, production's default level: it also says when the worker is ready.
@@ -257,6 +241,9 @@ def worker(log: Path) -> subprocess.Popen:
 
 
 def main() -> None:
+    argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    ).parse_args()  # nothing to choose (BENCH_REMINDERS...), but --help must not start a run
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     broker.flushdb()  # stale tasks of an earlier run (bench/http's bookings) must not count
     # An earlier run's leftovers (one stopped halfway) point at a provider long gone: the

@@ -50,30 +50,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-BENCH_DEFAULTS = {
-    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/careops_bench",
-    "REDIS_URL": "redis://127.0.0.1:6379/9",
-    "SECRET_KEY": "test-secret-key-test-secret-key-test-secret-key-0123456789",
-    "DEBUG": "false",
-    "SECURE_SSL_REDIRECT": "false",
-    "STATIC_MANIFEST": "false",
-    "LOG_LEVEL": "WARNING",
-    "ALLOWED_HOSTS": "localhost,127.0.0.1,testserver",
-    # The load comes from one address: the per-IP and per-user limits would answer 429.
-    "THROTTLE_ANON": "10000000/min",
-    "THROTTLE_USER": "10000000/min",
-    "THROTTLE_AUTH": "10000/min",
-    "THROTTLE_BOOKING": "10000000/min",
-    "JWT_ACCESS_MINUTES": "120",
-    "DJANGO_SETTINGS_MODULE": "careops.settings",
-}
-for _name, _value in BENCH_DEFAULTS.items():
-    os.environ.setdefault(_name, _value)
+sys.path.insert(0, str(ROOT / "bench"))
 
+import benchenv  # noqa: E402, F401 - first: the bench environment, and Django set up
 import django  # noqa: E402
-
-django.setup()
-
 import requests  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
