@@ -47,6 +47,39 @@ def bookings_for_workspace(
     return bookings.order_by("start", "pk")
 
 
+# What the API's lists show of a booking and its joined rows (bookings.api.BookingSerializer):
+# the other columns, a staff member's password hash among them, stay in the database.
+LISTED_COLUMNS = (
+    "id",
+    "start",
+    "end",
+    "status",
+    "source",
+    "notes",
+    "reschedule_count",
+    "status_changed_at",
+    "created_at",
+    "updated_at",
+    "booking_type__id",
+    "booking_type__name",
+    "booking_type__slug",
+    "booking_type__duration_minutes",
+    "contact__id",
+    "contact__name",
+    "contact__email",
+    "contact__phone",
+    "staff__id",
+    "staff__name",
+    "staff__email",
+)
+
+
+def bookings_listed(bookings: QuerySet[Booking]) -> QuerySet[Booking]:
+    """The bookings with only the columns the API's lists show loaded: for rendering a page,
+    not for passing on to a service (another column read is a query per row)."""
+    return bookings.only(*LISTED_COLUMNS)
+
+
 def bookings_today(*, workspace, now: datetime | None = None) -> QuerySet[Booking]:
     """The bookings starting today in the workspace's time zone, cancelled ones left out."""
     today = workspace.today(now)

@@ -48,6 +48,35 @@ def access_workspace(user, workspace_id: Any) -> Membership:
     return membership
 
 
+# Where careops.auth leaves the membership it read with the token's user: (user pk, workspace
+# id, the membership or None when the user is no member of it).
+AUTHENTICATED_MEMBERSHIP = "_careops_authenticated_membership"
+
+
+def remember_authenticated_membership(
+    request: Any, user: Any, workspace_id: int, membership: Membership | None
+) -> None:
+    """Keep the membership the API authentication read with the user, the same query
+    access_workspace makes: the request's workspace is then resolved without asking again."""
+    request = getattr(request, "_request", request)
+    setattr(request, AUTHENTICATED_MEMBERSHIP, (user.pk, workspace_id, membership))
+
+
+def _workspace_membership(request: HttpRequest, user: Any, workspace_id: Any) -> Membership:
+    remembered = getattr(request, AUTHENTICATED_MEMBERSHIP, None)
+    if remembered is not None:
+        user_pk, remembered_workspace_id, membership = remembered
+        try:
+            same = user_pk == user.pk and int(workspace_id) == remembered_workspace_id
+        except (TypeError, ValueError):
+            same = False
+        if same:
+            if membership is None:
+                raise NotFound("Workspace not found.")
+            return membership
+    return access_workspace(user, workspace_id)
+
+
 def _bind(request: HttpRequest, membership: Membership) -> Membership:
     if membership.workspace.is_deactivated:
         raise WorkspaceDeactivated(membership.workspace)
@@ -74,7 +103,7 @@ def request_membership(
     if workspace_id is None and from_session:
         workspace_id = request.session.get(SESSION_KEY)
     if workspace_id is not None:
-        return _bind(request, access_workspace(user, workspace_id))
+        return _bind(request, _workspace_membership(request, user, workspace_id))
     memberships = list(Membership.objects.select_related("workspace").filter(user=user)[:2])
     if len(memberships) == 1:
         return _bind(request, memberships[0])

@@ -44,6 +44,35 @@ def conversations_for_workspace(*, workspace) -> QuerySet[Conversation]:
     )
 
 
+# What the API's inbox shows of a conversation and its joined rows
+# (messaging.api.conversations.ConversationSerializer): the other columns, the assignee's
+# password hash among them, stay in the database.
+LISTED_COLUMNS = (
+    "id",
+    "status",
+    "unread_count",
+    "last_message_at",
+    "last_message_preview",
+    "last_inbound_channel",
+    "automation_paused",
+    "automation_paused_at",
+    "created_at",
+    "contact__id",
+    "contact__name",
+    "contact__email",
+    "contact__phone",
+    "assigned_to__id",
+    "assigned_to__name",
+    "assigned_to__email",
+)
+
+
+def conversations_listed(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """The conversations with only the columns the API's inbox shows loaded: for rendering a
+    page, not for passing on to a service (another column read is a query per row)."""
+    return conversations.only(*LISTED_COLUMNS)
+
+
 def conversations_list(
     *,
     workspace,

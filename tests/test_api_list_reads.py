@@ -1,0 +1,127 @@
+"""What the big API lists read: the token's user and the X-Workspace-ID membership in one query
+(careops.auth), and only the columns the lists show (never a user's password hash)."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from bookings.tests.factories import BookingFactory
+from contacts.tests.factories import ContactFactory
+from messaging.tests.factories import ConversationFactory
+from workspaces.tests.factories import MembershipFactory
+
+BOOKINGS = "/api/v1/bookings"
+TODAY = "/api/v1/bookings/today"
+CONVERSATIONS = "/api/v1/messages/conversations"
+CONTACTS = "/api/v1/contacts"
+
+
+def _api(user, workspace) -> APIClient:
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}",
+        HTTP_X_WORKSPACE_ID=str(workspace.pk),
+    )
+    return client
+
+
+@pytest.fixture
+def listed(workspace_a):
+    """A booking with a member's calendar and an assigned conversation in workspace A."""
+    member = MembershipFactory(workspace=workspace_a).user
+    contact = ContactFactory(workspace=workspace_a)
+    BookingFactory(workspace=workspace_a, contact=contact, staff=member)
+    ConversationFactory(workspace=workspace_a, contact=contact, assigned_to=member)
+    return member
+
+
+@pytest.mark.parametrize("url", [BOOKINGS, TODAY, CONVERSATIONS])
+def test_a_list_reads_the_user_with_the_membership_and_no_password_hash_but_the_callers(
+    staff, workspace_a, listed, url, django_assert_max_num_queries
+):
+    api = _api(staff, workspace_a)
+
+    # 2 queries: the membership of the X-Workspace-ID workspace with its user and workspace
+    # joined, the page (its joined rows' listed columns only)
+    with django_assert_max_num_queries(2) as captured:
+        response = api.get(url)
+
+    assert response.status_code == 200
+    page_sql = captured.captured_queries[-1]["sql"]
+    assert '"password"' not in page_sql
+
+
+def test_the_lists_show_the_joined_rows_as_before(staff, workspace_a, listed):
+    api = _api(staff, workspace_a)
+
+    booking = api.get(BOOKINGS).json()["results"][0]
+    conversation = api.get(CONVERSATIONS).json()["results"][0]
+
+    assert booking["staff"] == {"id": listed.pk, "name": listed.name, "email": listed.email}
+    assert conversation["assigned_to"] == {
+        "id": listed.pk,
+        "name": listed.name,
+        "email": listed.email,
+    }
+    assert booking["contact"] == conversation["contact"]
+    assert set(booking["contact"]) == {"id", "name", "email", "phone"}
+
+
+def test_the_contacts_list_takes_the_same_shortcut(
+    staff, workspace_a, listed, django_assert_max_num_queries
+):
+    api = _api(staff, workspace_a)
+
+    # 3 queries: membership with its user, the page, its tags
+    with django_assert_max_num_queries(3):
+        response = api.get(CONTACTS)
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+
+
+def test_an_outsider_naming_the_workspace_gets_404_without_asking_twice(
+    outsider, workspace_a, listed, django_assert_max_num_queries
+):
+    api = _api(outsider, workspace_a)
+
+    # 2 queries: no membership of workspace A, then the token's user on its own
+    with django_assert_max_num_queries(2):
+        response = api.get(BOOKINGS)
+
+    assert response.status_code == 404
+
+
+def test_an_inactive_user_is_refused_when_naming_the_workspace(staff, workspace_a):
+    api = _api(staff, workspace_a)
+    staff.is_active = False
+    staff.save(update_fields=["is_active"])
+
+    response = api.get(BOOKINGS)
+
+    assert response.status_code == 401
+
+
+def test_a_token_from_before_a_password_change_is_refused_when_naming_the_workspace(
+    staff, workspace_a
+):
+    api = _api(staff, workspace_a)
+    staff.set_password("a-brand-new-password-123")
+    staff.save(update_fields=["password"])
+
+    response = api.get(BOOKINGS)
+
+    assert response.status_code == 401
+
+
+def test_a_url_naming_another_workspace_than_the_header_is_still_checked(
+    staff, workspace_a, workspace_b
+):
+    # The header's membership (A) is read with the user; the URL's workspace (B) is not hers.
+    api = _api(staff, workspace_a)
+
+    response = api.get(f"/api/v1/workspaces/{workspace_b.pk}")
+
+    assert response.status_code == 404
