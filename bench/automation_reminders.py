@@ -320,10 +320,9 @@ def result(workspace, provider, seconds, sweep_seconds, sweeps, notes) -> str:
         f"{at_provider:,} requests, {repeated} recipients more than once; reminders {statuses}"
     )
     sent = by_status.get("sent", 0)
-    beat_hours = COUNT / SWEEP_LIMIT * 300 / 3600
     notes.append(
-        f"{sweeps} sweep tasks queued back to back; with beat alone (one sweep of at most "
-        f"{SWEEP_LIMIT} every 300 s) {COUNT:,} due reminders would take about {beat_hours:.1f} h"
+        f"{sweeps} sweep tasks of {SWEEP_LIMIT}, back to back (a full sweep queues the next "
+        "itself: automation.tasks.automation_send_due_reminders)"
     )
     data = {
         "reminders": COUNT,

@@ -346,8 +346,17 @@ def profile(scenario: Scenario, client: Client) -> None:
         scenario.plans.append((sql, plan))
 
 
+# A lookup table this small (all of a workspace's tags, say) is read whole by a hash join,
+# rightly: only a sequential scan of a table the size of a list's rows misses an index.
+SMALL_TABLE_ROWS = 1_000
+
+
 def seq_scans(plan: str) -> list[str]:
-    return re.findall(r"Seq Scan on (\w+)", plan)
+    return [
+        table
+        for table, rows in re.findall(r"Seq Scan on (\w+) .*?rows=(\d+)", plan)
+        if int(rows) > SMALL_TABLE_ROWS
+    ]
 
 
 # --- Public booking -------------------------------------------------------------------------
