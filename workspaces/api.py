@@ -40,6 +40,16 @@ class UserBriefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "email"]
         read_only_fields = fields
 
+    def to_representation(self, user: User) -> dict:
+        return user_brief(user)
+
+
+def user_brief(user: User | None) -> dict | None:
+    """UserBriefSerializer's output, built directly: the big lists nest one in every row."""
+    if user is None:
+        return None
+    return {"id": user.pk, "name": user.name, "email": user.email}
+
 
 class WorkspaceSerializer(serializers.ModelSerializer):
     my_role = serializers.SerializerMethodField()

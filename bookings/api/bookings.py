@@ -33,7 +33,7 @@ from careops.serializers import datetimes_renderer
 from careops.tenancy import WorkspaceViewSetMixin
 from contacts.api.contacts import ContactBriefSerializer, contact_brief
 from contacts.models import Contact
-from workspaces.api import UserBriefSerializer
+from workspaces.api import UserBriefSerializer, user_brief
 
 # --- Serializers ------------------------------------------------------------------------------
 
@@ -74,7 +74,7 @@ class BookingSerializer(serializers.ModelSerializer):
     def to_representation(self, booking: Booking) -> dict:
         # Built directly rather than by the fields above (which the schema reads): a page of
         # the lists is thousands of field calls otherwise. test_api pins the two as one.
-        booking_type, staff = booking.booking_type, booking.staff
+        booking_type = booking.booking_type
         datetime_representation = datetimes_renderer()
         return {
             "id": booking.pk,
@@ -85,9 +85,7 @@ class BookingSerializer(serializers.ModelSerializer):
                 "duration_minutes": booking_type.duration_minutes,
             },
             "contact": contact_brief(booking.contact),
-            "staff": None
-            if staff is None
-            else {"id": staff.pk, "name": staff.name, "email": staff.email},
+            "staff": user_brief(booking.staff),
             "start": datetime_representation(booking.start),
             "end": datetime_representation(booking.end),
             "status": booking.status,

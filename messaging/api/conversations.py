@@ -14,7 +14,7 @@ from careops.tenancy import WorkspaceViewSetMixin
 from contacts.api.contacts import ContactBriefSerializer, contact_brief
 from messaging import selectors, services
 from messaging.models import Channel, Conversation, Message
-from workspaces.api import UserBriefSerializer
+from workspaces.api import UserBriefSerializer, user_brief
 
 # --- Serializers ------------------------------------------------------------------------------
 
@@ -47,7 +47,6 @@ class ConversationSerializer(serializers.ModelSerializer):
     def to_representation(self, conversation: Conversation) -> dict:
         # Built directly rather than by the fields above (which the schema reads): a page of
         # the inbox is thousands of field calls otherwise. The API tests pin the two as one.
-        assignee = conversation.assigned_to
         datetime_representation = datetimes_renderer()
         return {
             "id": conversation.pk,
@@ -57,9 +56,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "last_message_at": datetime_representation(conversation.last_message_at),
             "last_message_preview": conversation.last_message_preview,
             "last_inbound_channel": conversation.last_inbound_channel,
-            "assigned_to": None
-            if assignee is None
-            else {"id": assignee.pk, "name": assignee.name, "email": assignee.email},
+            "assigned_to": user_brief(conversation.assigned_to),
             "automation_paused": conversation.automation_paused,
             "automation_paused_at": datetime_representation(conversation.automation_paused_at),
             # Annotated by the selectors; an instance a service returns has none: False.
