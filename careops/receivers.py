@@ -28,10 +28,11 @@ def register_periodic_tasks(sender, app_config, **kwargs) -> None:
 
 @receiver(post_migrate)
 def sync_support_group(sender, app_config, **kwargs) -> None:
-    """After migrate and after a flush (which empties auth tables too), see careops.support."""
-    if app_config.label == "careops":
-        from django.apps import apps
+    """After migrate and after a flush (which empties auth tables too), see careops.support.
+    At the last app's signal: auth's own handler has made every app's permissions by then."""
+    from django.apps import apps
 
+    if app_config is [config for config in apps.get_app_configs() if config.models_module][-1]:
         from careops.support import support_group_sync
 
         support_group_sync(apps)

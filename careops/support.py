@@ -58,20 +58,21 @@ def support_permission_keys(apps) -> set[tuple[str, str]]:
     return keys
 
 
-def support_group_sync(apps) -> None:
-    """Create the group if absent and give it exactly the table's permissions."""
+def permissions_create(apps) -> None:
+    """Create every model's permissions now, in a migration: Django makes them in a post_migrate
+    handler, after all migrations, so a fresh database reaches careops 0002 before they exist.
+    (A migration's app configs are stubs without a models module, which create_permissions
+    would skip.)"""
     from django.contrib.auth.management import create_permissions
 
-    # Permissions are made by a post_migrate handler, after every migration: a fresh database
-    # reaches the migration before they exist. (A migration's app configs are stubs without a
-    # models module, which create_permissions would skip.)
     for app_config in apps.get_app_configs():
-        stub = getattr(app_config, "models_module", None) is None
-        if stub:
-            app_config.models_module = True
+        app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
-        if stub:
-            app_config.models_module = None
+        app_config.models_module = None
+
+
+def support_group_sync(apps) -> None:
+    """Create the group if absent and give it exactly the table's permissions (which exist)."""
     group_model = apps.get_model("auth", "Group")
     permission_model = apps.get_model("auth", "Permission")
     keys = support_permission_keys(apps)

@@ -4,8 +4,9 @@ from django.db import migrations
 
 
 def create_support_group(apps, schema_editor):
-    from careops.support import support_group_sync
+    from careops.support import permissions_create, support_group_sync
 
+    permissions_create(apps)
     support_group_sync(apps)
 
 
