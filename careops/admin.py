@@ -8,7 +8,6 @@ each row (`log_change`), as the admin's own forms do.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 
 import structlog
@@ -20,18 +19,11 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from careops.models import WorkerHeartbeat
-from contacts.csv_export import csv_cell
+from contacts.csv_export import csv_cell, csv_lines
 
 log = structlog.get_logger(__name__)
 
 EXPORT_CHUNK = 1_000
-
-
-class _Echo:
-    """A file-like sink for csv.writer that hands each line back (streamed, not buffered)."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 def _export_rows(modeladmin: admin.ModelAdmin, request, queryset) -> Iterator[list[str]]:
@@ -63,9 +55,8 @@ def export_as_csv(modeladmin: admin.ModelAdmin, request, queryset) -> StreamingH
         rows=queryset.count(),
         user_id=request.user.pk,
     )
-    writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in _export_rows(modeladmin, request, queryset)),
+        csv_lines(_export_rows(modeladmin, request, queryset)),
         content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -82,12 +82,17 @@ class _Echo:
         return value
 
 
+def csv_lines(rows: Iterable[list[Any]]) -> Iterator[str]:
+    """Each row as a CSV line, one at a time (for a streamed response)."""
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow(row)
+
+
 def contacts_export_lines(
     *, workspace, q: str = "", tag: str = "", source: str = ""
 ) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    for row in contacts_export_rows(workspace=workspace, q=q, tag=tag, source=source):
-        yield writer.writerow(row)
+    return csv_lines(contacts_export_rows(workspace=workspace, q=q, tag=tag, source=source))
 
 
 def contacts_export_response(
