@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from messaging import providers
-from messaging.models import Channel, Integration, Message
+from messaging.models import ERROR_MAX_LENGTH, Channel, Integration, Message
 from messaging.providers import Outgoing, SendFailed, SendResult
 from messaging.services import inbound_email_address
 
@@ -26,7 +26,6 @@ BACKOFF_MINUTES = (1, 5, 15, 60, 180)
 # A queued message is the on-commit publish's to hand over for this long; then the sweep's.
 QUEUED_GRACE = timedelta(minutes=1)
 SWEEP_BATCH = 500
-ERROR_MAX_LENGTH = 2000
 
 
 class Outcome:
@@ -216,12 +215,7 @@ def _fail(message: Message, errors: list[str], *, now: datetime, retry: bool) ->
 def _record_health(health: list[tuple[int, str]], now: datetime) -> None:
     """Each integration tried: its last success, or its last error."""
     for integration_id, error in health:
-        if error:
-            Integration.objects.filter(pk=integration_id).update(
-                last_error=error[:ERROR_MAX_LENGTH], last_error_at=now
-            )
-        else:
-            Integration.objects.filter(pk=integration_id).update(last_success_at=now)
+        Integration.health_record(integration_id, error, now)
 
 
 def messages_due_ids(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:

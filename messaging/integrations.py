@@ -17,7 +17,7 @@ from django.utils import timezone
 from careops.crypto import mask
 from careops.errors import InvalidInput
 from messaging import providers
-from messaging.models import Channel, Integration
+from messaging.models import ERROR_MAX_LENGTH, Channel, Integration
 from messaging.providers import PROVIDERS, Outgoing, ProviderSpec, SendFailed
 
 log = structlog.get_logger(__name__)
@@ -243,11 +243,10 @@ def _record_health(integration: Integration | None, error: str, now) -> None:
     """The integration's last success, or its last error (what the settings page shows)."""
     if integration is None:
         return
-    if error:
-        Integration.objects.filter(pk=integration.pk).update(last_error=error, last_error_at=now)
-        integration.last_error, integration.last_error_at = error, now
+    Integration.health_record(integration.pk, error, now)
+    if error:  # the same on the instance the caller holds
+        integration.last_error, integration.last_error_at = error[:ERROR_MAX_LENGTH], now
     else:
-        Integration.objects.filter(pk=integration.pk).update(last_success_at=now)
         integration.last_success_at = now
 
 

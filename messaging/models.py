@@ -13,6 +13,9 @@ from django.db.models.functions import Coalesce, Lower
 from careops.crypto import EncryptedJSONField
 from careops.models import WorkspaceOwnedModel
 
+# Longest provider error kept on a message or an integration.
+ERROR_MAX_LENGTH = 2000
+
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
@@ -237,6 +240,15 @@ class Integration(WorkspaceOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.provider} ({self.channel}, #{self.priority})"
+
+    @classmethod
+    def health_record(cls, pk: int, error: str, now: datetime) -> None:
+        """A send or a check through it: its last success, or its last error (what the settings
+        page shows)."""
+        if error:
+            cls.objects.filter(pk=pk).update(last_error=error[:ERROR_MAX_LENGTH], last_error_at=now)
+        else:
+            cls.objects.filter(pk=pk).update(last_success_at=now)
 
 
 class MessageTemplate(WorkspaceOwnedModel):
