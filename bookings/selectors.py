@@ -74,10 +74,10 @@ LISTED_COLUMNS = (
 )
 
 
-def bookings_listed(bookings: QuerySet[Booking]) -> QuerySet[Booking]:
-    """The bookings with only the columns the API's lists show loaded: for rendering a page,
-    not for passing on to a service (another column read is a query per row)."""
-    return bookings.only(*LISTED_COLUMNS)
+def bookings_listed(bookings: QuerySet[Booking]) -> QuerySet[dict]:
+    """The bookings as rows of the columns the API's lists show (`.values()`): a page renders
+    from them without building four model instances per row, most of a list's cost."""
+    return bookings.values(*LISTED_COLUMNS)
 
 
 def bookings_today(*, workspace, now: datetime | None = None) -> QuerySet[Booking]:

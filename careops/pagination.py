@@ -77,8 +77,10 @@ class _Term:
             nulls_last=(not nulls_first) or None,
         )
 
-    def value_of(self, row: Model) -> Any:
-        return getattr(row, self.attname or self.alias)
+    def value_of(self, row: Model | dict) -> Any:
+        # A `.values()` row has the model's columns by attname and annotations by alias too.
+        key = self.attname or self.alias
+        return row[key] if isinstance(row, dict) else getattr(row, key)
 
 
 def _field_path(model: type[Model], name: str) -> tuple[Field, bool] | None:
@@ -234,7 +236,7 @@ class _Ordering:
             condition |= Q(IsNull(term.expression, True))
         return condition
 
-    def values_of(self, row: Model) -> list:
+    def values_of(self, row: Model | dict) -> list:
         return [_encode_value(term.value_of(row)) for term in self.terms]
 
     def parse(self, raw: list) -> list:

@@ -29,3 +29,23 @@ def datetimes_renderer() -> Callable[[datetime | None], str | None]:
         return text[:-6] + "Z" if text.endswith("+00:00") else text
 
     return render
+
+
+def row_of(instance, columns: tuple[str, ...]) -> dict:
+    """An instance read as `.values(*columns)` reads its row (a related field by its path,
+    None past a missing relation), so that one renderer serves a list's rows and one object."""
+    row = {}
+    for column in columns:
+        value = instance
+        for part in column.split("__"):
+            value = None if value is None else getattr(value, part)
+        row[column] = value
+    return row
+
+
+def nested(row: dict, prefix: str, fields: tuple[str, ...]) -> dict | None:
+    """A related row's fields out of a `.values()` row (`contact__name` and so on); None when
+    the relation is empty."""
+    if row[f"{prefix}__id"] is None:
+        return None
+    return {name: row[f"{prefix}__{name}"] for name in fields}

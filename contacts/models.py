@@ -120,7 +120,12 @@ class Contact(WorkspaceOwnedModel):
 
     @property
     def first_name(self) -> str:
-        return (self.name.split() or [""])[0]
+        return first_name_of(self.name)
+
+
+def first_name_of(name: str) -> str:
+    """A contact's first name as templates greet them: the first word of the name."""
+    return (name.split() or [""])[0]
 
 
 class ContactMerge(WorkspaceOwnedModel):

@@ -67,10 +67,12 @@ LISTED_COLUMNS = (
 )
 
 
-def conversations_listed(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
-    """The conversations with only the columns the API's inbox shows loaded: for rendering a
-    page, not for passing on to a service (another column read is a query per row)."""
-    return conversations.only(*LISTED_COLUMNS)
+def conversations_listed(conversations: QuerySet[Conversation]) -> QuerySet[dict]:
+    """The conversations as rows of the columns the API's inbox shows (`.values()`), with
+    `has_failed` when the selector annotated it: a page renders from them without building
+    three model instances per row."""
+    annotated = [name for name in ("has_failed",) if name in conversations.query.annotations]
+    return conversations.values(*LISTED_COLUMNS, *annotated)
 
 
 def conversations_list(

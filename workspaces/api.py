@@ -32,12 +32,15 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+USER_BRIEF_FIELDS = ("id", "name", "email")
+
+
 class UserBriefSerializer(serializers.ModelSerializer):
     """A person as other apps' resources show them (an assignee, a booking's staff member)."""
 
     class Meta:
         model = User
-        fields = ["id", "name", "email"]
+        fields = list(USER_BRIEF_FIELDS)
         read_only_fields = fields
 
     def to_representation(self, user: User) -> dict:

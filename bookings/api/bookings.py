@@ -29,19 +29,22 @@ from bookings.models import Booking, BookingStatusChange, BookingType
 from bookings.setup_services import member_or_none
 from careops.errors import InvalidInput
 from careops.pagination import KeysetPagination
-from careops.serializers import datetimes_renderer
+from careops.serializers import datetimes_renderer, nested, row_of
 from careops.tenancy import WorkspaceViewSetMixin
-from contacts.api.contacts import ContactBriefSerializer, contact_brief
+from contacts.api.contacts import CONTACT_BRIEF_FIELDS, ContactBriefSerializer
 from contacts.models import Contact
-from workspaces.api import UserBriefSerializer, user_brief
+from workspaces.api import USER_BRIEF_FIELDS, UserBriefSerializer
 
 # --- Serializers ------------------------------------------------------------------------------
+
+
+BOOKING_TYPE_BRIEF_FIELDS = ("id", "name", "slug", "duration_minutes")
 
 
 class BookingTypeBriefSerializer(serializers.ModelSerializer):
     class Meta:
         model = BookingType
-        fields = ["id", "name", "slug", "duration_minutes"]
+        fields = list(BOOKING_TYPE_BRIEF_FIELDS)
         read_only_fields = fields
 
 
@@ -71,30 +74,26 @@ class BookingSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def to_representation(self, booking: Booking) -> dict:
+    def to_representation(self, booking: Booking | dict) -> dict:
         # Built directly rather than by the fields above (which the schema reads): a page of
-        # the lists is thousands of field calls otherwise. test_api pins the two as one.
-        booking_type = booking.booking_type
+        # the lists is thousands of field calls otherwise. test_api pins the two as one. The
+        # lists pass rows (selectors.bookings_listed); one booking is read as such a row.
+        row = booking if isinstance(booking, dict) else row_of(booking, selectors.LISTED_COLUMNS)
         datetime_representation = datetimes_renderer()
         return {
-            "id": booking.pk,
-            "booking_type": {
-                "id": booking_type.pk,
-                "name": booking_type.name,
-                "slug": booking_type.slug,
-                "duration_minutes": booking_type.duration_minutes,
-            },
-            "contact": contact_brief(booking.contact),
-            "staff": user_brief(booking.staff),
-            "start": datetime_representation(booking.start),
-            "end": datetime_representation(booking.end),
-            "status": booking.status,
-            "source": booking.source,
-            "notes": booking.notes,
-            "reschedule_count": booking.reschedule_count,
-            "status_changed_at": datetime_representation(booking.status_changed_at),
-            "created_at": datetime_representation(booking.created_at),
-            "updated_at": datetime_representation(booking.updated_at),
+            "id": row["id"],
+            "booking_type": nested(row, "booking_type", BOOKING_TYPE_BRIEF_FIELDS),
+            "contact": nested(row, "contact", CONTACT_BRIEF_FIELDS),
+            "staff": nested(row, "staff", USER_BRIEF_FIELDS),
+            "start": datetime_representation(row["start"]),
+            "end": datetime_representation(row["end"]),
+            "status": row["status"],
+            "source": row["source"],
+            "notes": row["notes"],
+            "reschedule_count": row["reschedule_count"],
+            "status_changed_at": datetime_representation(row["status_changed_at"]),
+            "created_at": datetime_representation(row["created_at"]),
+            "updated_at": datetime_representation(row["updated_at"]),
         }
 
 

@@ -9,12 +9,12 @@ from rest_framework.response import Response
 
 from careops.pagination import KeysetPagination
 from careops.schema import ErrorSerializer
-from careops.serializers import datetimes_renderer
+from careops.serializers import datetimes_renderer, nested, row_of
 from careops.tenancy import WorkspaceViewSetMixin
-from contacts.api.contacts import ContactBriefSerializer, contact_brief
+from contacts.api.contacts import CONTACT_BRIEF_FIELDS, ContactBriefSerializer
 from messaging import selectors, services
 from messaging.models import Channel, Conversation, Message
-from workspaces.api import UserBriefSerializer, user_brief
+from workspaces.api import USER_BRIEF_FIELDS, UserBriefSerializer
 
 # --- Serializers ------------------------------------------------------------------------------
 
@@ -44,24 +44,31 @@ class ConversationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def to_representation(self, conversation: Conversation) -> dict:
+    def to_representation(self, conversation: Conversation | dict) -> dict:
         # Built directly rather than by the fields above (which the schema reads): a page of
         # the inbox is thousands of field calls otherwise. The API tests pin the two as one.
+        # The list passes rows (selectors.conversations_listed); one conversation is read as
+        # such a row.
+        if isinstance(conversation, dict):
+            row = conversation
+        else:
+            row = row_of(conversation, selectors.LISTED_COLUMNS)
+            # Annotated by the selectors; an instance a service returns has none: False.
+            row["has_failed"] = getattr(conversation, "has_failed", False)
         datetime_representation = datetimes_renderer()
         return {
-            "id": conversation.pk,
-            "contact": contact_brief(conversation.contact),
-            "status": conversation.status,
-            "unread_count": conversation.unread_count,
-            "last_message_at": datetime_representation(conversation.last_message_at),
-            "last_message_preview": conversation.last_message_preview,
-            "last_inbound_channel": conversation.last_inbound_channel,
-            "assigned_to": user_brief(conversation.assigned_to),
-            "automation_paused": conversation.automation_paused,
-            "automation_paused_at": datetime_representation(conversation.automation_paused_at),
-            # Annotated by the selectors; an instance a service returns has none: False.
-            "has_failed": getattr(conversation, "has_failed", False),
-            "created_at": datetime_representation(conversation.created_at),
+            "id": row["id"],
+            "contact": nested(row, "contact", CONTACT_BRIEF_FIELDS),
+            "status": row["status"],
+            "unread_count": row["unread_count"],
+            "last_message_at": datetime_representation(row["last_message_at"]),
+            "last_message_preview": row["last_message_preview"],
+            "last_inbound_channel": row["last_inbound_channel"],
+            "assigned_to": nested(row, "assigned_to", USER_BRIEF_FIELDS),
+            "automation_paused": row["automation_paused"],
+            "automation_paused_at": datetime_representation(row["automation_paused_at"]),
+            "has_failed": row.get("has_failed", False),
+            "created_at": datetime_representation(row["created_at"]),
         }
 
 
