@@ -9,7 +9,6 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -18,6 +17,7 @@ from rest_framework_simplejwt.views import TokenRefreshView
 from careops.errors import InvalidInput, LockedOut
 from careops.schema import ErrorSerializer
 from careops.tenancy import WorkspaceViewSetMixin
+from careops.throttling import ScopedRateThrottle
 from workspaces import selectors, services
 from workspaces.models import Invitation, Membership, User, Workspace
 from workspaces.onboarding import onboarding_status

@@ -20,7 +20,6 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from bookings import selectors, services
 from bookings.api import public
@@ -31,6 +30,7 @@ from careops.errors import InvalidInput
 from careops.pagination import KeysetPagination
 from careops.serializers import datetimes_renderer, nested, row_of
 from careops.tenancy import WorkspaceViewSetMixin
+from careops.throttling import ScopedRateThrottle
 from contacts.api.contacts import CONTACT_BRIEF_FIELDS, ContactBriefSerializer
 from contacts.models import Contact
 from workspaces.api import USER_BRIEF_FIELDS, UserBriefSerializer

@@ -14,12 +14,12 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
 from careops.errors import NotFound
 from careops.pagination import KeysetPagination, PageNumberPagination
 from careops.serializers import datetimes_renderer, row_of
 from careops.tenancy import WorkspaceViewSetMixin
+from careops.throttling import ScopedRateThrottle
 from contacts import selectors, services
 from contacts.models import Contact, ContactMerge, Tag, first_name_of
 from contacts.services import identity
