@@ -780,6 +780,11 @@ def run_http(app: Server, bare: Server, workspace: Workspace, owner: User, logs:
             True,
         ),
         Scenario("dashboard stats JSON (30d)", "/api/v1/dashboard/stats?period=30d", api),
+        # Floors, for reading the lists' ratios: Django and its middleware with no database
+        # (the health check), and the cheapest authenticated API read (the JWT, its user and
+        # memberships, the throttle, DRF).
+        Scenario("floor: health check (no auth, no SQL)", "/health", {}),
+        Scenario("floor: who am I (JWT auth, 2 small queries)", "/api/v1/auth/me", api),
         Scenario("dashboard home HTML (owner)", "/", page_headers),
         Scenario(
             "public slots, a month",
