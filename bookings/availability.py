@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.db import connections
 from django.db.models import Q
 from django.utils import timezone
 
@@ -153,10 +154,34 @@ def busy_intervals(
     )
     if exclude_booking_id is not None:
         bookings = bookings.exclude(pk=exclude_booking_id)
+    rows = (
+        _merged_in_database(bookings)
+        if connections[bookings.db].vendor == "postgresql"
+        else bookings
+    )
     busy: dict[int | None, list[Interval]] = defaultdict(list)
-    for staff_id, start, end in bookings:
+    for staff_id, start, end in rows:
         busy[staff_id].append((start, end))
     return {calendar_id: _merge(busy[calendar_id]) for calendar_id in calendar_ids}
+
+
+def _merged_in_database(bookings) -> list[tuple[int | None, datetime, datetime]]:
+    """The (staff_id, blocked_start, blocked_end) rows of `bookings` merged by PostgreSQL
+    (range_agg, 14+): a calendar's back-to-back and overlapping bookings come back as one
+    interval. A fully booked month is thousands of bookings; read one by one, parsing their
+    timestamps was most of a month's slots request (measured at 100,000 bookings). The
+    ranges are half-open like the Python intervals, and valid: a check constraint holds
+    blocked_start <= start < end <= blocked_end."""
+    sql, params = bookings.query.sql_with_params()
+    # The ORM's own SQL, wrapped; the values travel as parameters.
+    merged = (
+        "SELECT staff_id, lower(busy), upper(busy) FROM (SELECT b.staff_id,"  # noqa: S608
+        " unnest(range_agg(tstzrange(b.blocked_start, b.blocked_end))) AS busy"
+        f" FROM ({sql}) AS b GROUP BY b.staff_id) AS merged"
+    )
+    with connections[bookings.db].cursor() as cursor:
+        cursor.execute(merged, params)
+        return cursor.fetchall()
 
 
 def _overlaps(busy: list[Interval], starts: list[datetime], start: datetime, end: datetime) -> bool:
