@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import (
-    Aggregate,
     Avg,
     Count,
     DurationField,
@@ -126,15 +125,6 @@ def period_parse(
 # --- The figures ------------------------------------------------------------------------------
 
 
-class Median(Aggregate):
-    """PostgreSQL's percentile_cont(0.5): the median of intervals (or numbers), NULLs ignored."""
-
-    function = "PERCENTILE_CONT"
-    name = "Median"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    arity = 1
-
-
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -229,27 +219,39 @@ def _response_times(workspace: Workspace, period: Period) -> dict[str, Any]:
             )
         )
     )
-    on_postgresql = connection.vendor == "postgresql"
-    figures = waits.aggregate(
-        runs=Count("pk"),
-        answered=Count("wait"),  # NULL when no reply came
-        average=Avg("wait"),
-        **({"median": Median("wait")} if on_postgresql else {}),
-    )
-    median = figures.get("median")
-    answered = figures["answered"]
-    if not on_postgresql and answered:
-        middle = list(
-            waits.filter(wait__isnull=False)
-            .order_by("wait")
-            .values_list("wait", flat=True)[(answered - 1) // 2 : answered // 2 + 1]
+    if connection.vendor == "postgresql":
+        # Aggregated over a subquery kept whole by OFFSET 0: left to Django's aggregate(), the
+        # subquery is flattened by PostgreSQL into each aggregate and the reply lookup runs
+        # once per aggregate and run (measured at 100,000 bookings: 27 ms, 18 with the fence).
+        sql, params = waits.values("wait").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*), COUNT(wait), AVG(wait),"  # noqa: S608 - the ORM's SQL, wrapped
+                " PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY wait)"
+                f" FROM ({sql} OFFSET 0) AS waits",
+                params,
+            )
+            runs, answered, average, median = cursor.fetchone()
+    else:  # SQLite: no median aggregate; the middle rows are read by offset instead
+        figures = waits.aggregate(
+            runs=Count("pk"),
+            answered=Count("wait"),  # NULL when no reply came
+            average=Avg("wait"),
         )
-        median = sum(middle, timedelta()) / len(middle)
+        runs, answered, average = figures["runs"], figures["answered"], figures["average"]
+        median = None
+        if answered:
+            middle = list(
+                waits.filter(wait__isnull=False)
+                .order_by("wait")
+                .values_list("wait", flat=True)[(answered - 1) // 2 : answered // 2 + 1]
+            )
+            median = sum(middle, timedelta()) / len(middle)
     return {
         "median": _minutes(median),
-        "average": _minutes(figures["average"]),
+        "average": _minutes(average),
         "answered": answered,
-        "unanswered": figures["runs"] - answered,
+        "unanswered": runs - answered,
     }
 
 
