@@ -2,13 +2,21 @@
 
 Every path ends with the message sent, or failed with an error saying why (and, while attempts
 remain, a time for the retry sweep to try again): a message is never silently dropped.
+
+Messages queued in bulk (automation's reminders sweep: messaging.bulk.messages_queue) are
+handed to delivery DELIVERY_BATCH to a task (deliveries_queue), and a task delivers its messages
+one after the other, each in its own transaction as a lone message is, sharing what they have in
+common: the workspace's senders (read once) and their connections to the providers (kept open).
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -26,6 +34,13 @@ BACKOFF_MINUTES = (1, 5, 15, 60, 180)
 # A queued message is the on-commit publish's to hand over for this long; then the sweep's.
 QUEUED_GRACE = timedelta(minutes=1)
 SWEEP_BATCH = 500
+# Messages per delivery task: few enough that both workers of a box share a sweep's sends and a
+# crash redoes little, many enough that the task's own cost (publish, receive, ack, logs, the
+# senders and their connections) is spread thin.
+DELIVERY_BATCH = 50
+# A delivery task takes no new message after this long (providers timing out one after the
+# other): the rest go to a task of their own, well inside the task time limit.
+DELIVERY_BUDGET_SECONDS = 60
 
 
 class Outcome:
@@ -33,6 +48,9 @@ class Outcome:
     FAILED = "failed"  # for good: the message's fault, or out of attempts
     RETRYING = "retrying"  # failed; the sweep tries again at next_attempt_at
     SKIPPED = "skipped"  # not due, already sent, or another worker has it
+    # Raised outside the providers (a bug, the database): rolled back, still queued, and the
+    # retry sweep hands it over again; the other messages of the batch go on.
+    CRASHED = "crashed"
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -74,24 +92,99 @@ def outgoing_for(message: Message) -> Outgoing:
 
 
 def message_deliver(message_id: int) -> str:
-    """Send one queued (or due failed) outbound message; returns the outcome's name.
+    """Send one queued (or due failed) outbound message; returns the outcome's name."""
+    return messages_deliver([message_id])[message_id]
 
-    The message row stays locked while its providers are tried, so two workers holding the same
-    task (a redelivery, the sweep racing the on-commit publish) cannot both send it: the second
-    skips it, and finds it sent once the first commits.
+
+def messages_deliver(
+    message_ids: list[int], *, budget_seconds: float | None = None
+) -> dict[int, str]:
+    """Send queued (or due failed) outbound messages, one after the other, each in its own
+    transaction; returns each one's outcome. With a budget, the messages not begun once it is
+    spent (the first always is) are left out of the answer, still queued, for the caller to
+    hand on.
+
+    Each message row stays locked while its providers are tried, so two workers holding the
+    same message (a redelivery, the sweep racing the on-commit publish) cannot both send it:
+    the second skips it, and finds it sent once the first commits. A crash mid-batch loses no
+    more than a lone delivery would: the messages before it are committed, the one being sent
+    is rolled back (its retry reuses the idempotency key), the rest are still queued.
+
+    The senders of a workspace's channel are read once per call and keep their connections open
+    across its sends (an integration switched off meanwhile is noticed by the next call).
     """
+    started = time.monotonic()
+    senders = _Senders()
+    # Integrations' health, written at the end, outside any message's transaction: integrations
+    # are shared by every message of the workspace, and a row lock on one held across the next
+    # provider's HTTP call would queue all other deliveries behind it. Once per integration
+    # per call, not per message: a hot row written by every delivery otherwise.
+    health = _Health()
+    outcomes: dict[int, str] = {}
+    try:
+        for message_id in message_ids:
+            spent = time.monotonic() - started
+            if outcomes and budget_seconds is not None and spent > budget_seconds:
+                break
+            try:
+                with transaction.atomic():
+                    outcomes[message_id] = _deliver_locked(message_id, senders, health)
+            except SoftTimeLimitExceeded:
+                raise
+            except Exception:
+                log.exception("message_deliver_crashed", message_id=message_id)
+                outcomes[message_id] = Outcome.CRASHED
+    finally:
+        senders.close()
+        health.record()
+    return outcomes
+
+
+class _Senders:
+    """The senders of each (workspace, channel) of a delivery call, read once, their
+    connections kept open until close()."""
+
+    def __init__(self) -> None:
+        self._senders: dict[tuple[int, str], list[providers.Sender]] = {}
+
+    def of(self, workspace, channel: str) -> list[providers.Sender]:
+        key = (workspace.pk, channel)
+        if key not in self._senders:
+            self._senders[key] = providers.senders_for(workspace, channel)
+            for sender in self._senders[key]:
+                sender.open()
+        return self._senders[key]
+
+    def close(self) -> None:
+        for senders in self._senders.values():
+            for sender in senders:
+                sender.close()
+
+
+@dataclass
+class _Health:
+    """Each integration's last success and last error seen by a delivery call, with when."""
+
+    successes: dict[int, datetime] = field(default_factory=dict)
+    errors: dict[int, tuple[str, datetime]] = field(default_factory=dict)
+
+    def note(self, integration_id: int | None, error: str, now: datetime) -> None:
+        if integration_id is None:
+            return
+        if error:
+            self.errors[integration_id] = (error, now)
+        else:
+            self.successes[integration_id] = now
+
+    def record(self) -> None:
+        for integration_id, (error, at) in self.errors.items():
+            Integration.health_record(integration_id, error, at)
+        for integration_id, at in self.successes.items():
+            Integration.health_record(integration_id, "", at)
+
+
+def _deliver_locked(message_id: int, senders: _Senders, health: _Health) -> str:
     now = timezone.now()
-    # (integration id, error or "" for a success), written after commit: integrations are
-    # shared by every message of the workspace, and a row lock on one held across the next
-    # provider's HTTP call would queue all other deliveries behind it.
-    health: list[tuple[int, str]] = []
-    with transaction.atomic():
-        outcome = _deliver_locked(message_id, now, health)
-    _record_health(health, now)
-    return outcome
-
-
-def _deliver_locked(message_id: int, now: datetime, health: list[tuple[int, str]]) -> str:
     message = (
         Message.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("workspace")
@@ -113,7 +206,7 @@ def _deliver_locked(message_id: int, now: datetime, health: list[tuple[int, str]
 
     outgoing = outgoing_for(message)
     errors: list[str] = []
-    for sender in providers.senders_for(message.workspace, message.channel):
+    for sender in senders.of(message.workspace, message.channel):
         integration_id = sender.integration.pk if sender.integration else None
         log.info(
             "message_send_attempt",
@@ -132,8 +225,7 @@ def _deliver_locked(message_id: int, now: datetime, health: list[tuple[int, str]
             log.exception("message_send_crashed", message_id=message.pk, provider=sender.key)
             failure = SendFailed(f"unexpected error: {type(exc).__name__}")
         else:
-            if integration_id is not None:
-                health.append((integration_id, ""))
+            health.note(integration_id, "", now)
             return _succeed(message, result, now=now)
         log.warning(
             "message_send_failed",
@@ -147,8 +239,7 @@ def _deliver_locked(message_id: int, now: datetime, health: list[tuple[int, str]
         if failure.permanent:
             # The recipient's fault says nothing about the integration's health.
             return _fail(message, errors, now=now, retry=False)
-        if integration_id is not None:
-            health.append((integration_id, failure.reason))
+        health.note(integration_id, failure.reason, now)
     return _fail(message, errors, now=now, retry=True)
 
 
@@ -212,10 +303,25 @@ def _fail(message: Message, errors: list[str], *, now: datetime, retry: bool) ->
     return Outcome.RETRYING if retry else Outcome.FAILED
 
 
-def _record_health(health: list[tuple[int, str]], now: datetime) -> None:
-    """Each integration tried: its last success, or its last error."""
-    for integration_id, error in health:
-        Integration.health_record(integration_id, error, now)
+def deliveries_queue(message_ids: list[int]) -> None:
+    """Hand stored messages to delivery, DELIVERY_BATCH to a task. A broker outage is logged,
+    not raised (the same as careops.queue.enqueue_on_commit): the messages wait in the database
+    for the retry sweep."""
+    from messaging.tasks import messages_deliver
+
+    for offset in range(0, len(message_ids), DELIVERY_BATCH):
+        batch = message_ids[offset : offset + DELIVERY_BATCH]
+        try:
+            messages_deliver.delay(batch)
+        except Exception as exc:
+            # The rest would only fail the same way, each after the publish retries.
+            log.warning(
+                "task_enqueue_failed",
+                task=messages_deliver.name,
+                messages=len(message_ids) - offset,
+                error=str(exc),
+            )
+            return
 
 
 def messages_due_ids(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:

@@ -8,6 +8,10 @@ the next provider may succeed, and a retry later may too).
 
 `check()` asks the provider whether it accepts the credentials without sending anything (an
 account or key lookup, an SMTP login), for `manage.py check_integrations`.
+
+A sender opens a connection per send, unless `open()` was called: then its sends share one (an
+HTTP session kept alive, an SMTP login) until `close()`. Delivery of a batch of messages does
+that: against a real provider each new connection costs a TLS handshake, or an SMTP login.
 """
 
 from __future__ import annotations
@@ -202,6 +206,9 @@ class Sender:
     integration: Integration | None = None
     from_address: str = ""
     credentials: dict = field(default_factory=dict, repr=False)
+    # After open(): the connection (or client) the following sends share, made at the first.
+    _keep_open: bool = field(default=False, init=False, repr=False, compare=False)
+    _connection: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -222,6 +229,45 @@ class Sender:
         of what it said, or SendFailed saying why not."""
         raise NotImplementedError
 
+    def open(self) -> None:
+        """Share one connection between the sends that follow, until close()."""
+        self._keep_open = True
+
+    def close(self) -> None:
+        self._keep_open = False
+        self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        close = getattr(connection, "close", None)
+        if close is not None:
+            # Closing is tidying up: a connection the provider already dropped may complain.
+            with contextlib.suppress(Exception):
+                close()
+
+    def _email_connection(self, backend: str | None, **kwargs: Any):
+        """A Django email connection for one send, or the one kept open (see open())."""
+        if not self._keep_open:
+            return get_connection(backend, **kwargs)
+        if self._connection is None:
+            connection = get_connection(backend, **kwargs)
+            try:
+                connection.open()  # an SMTP connect and login; for an HTTP API, a session
+            except Exception as exc:  # the provider's or the network's: the next one may do
+                raise SendFailed(f"{type(exc).__name__}: {_short(exc)}") from exc
+            self._connection = connection
+        return self._connection
+
+    def _send_email(self, connection, outgoing: Outgoing, from_email: str) -> str:
+        try:
+            return _send_email(connection, outgoing, from_email)
+        except SendFailed as exc:
+            if not exc.permanent:
+                # The kept connection may be the trouble (an SMTP server that hung up): the
+                # next send opens a fresh one.
+                self._drop_connection()
+            raise
+
 
 class AnymailSender(Sender):
     def connection_kwargs(self) -> dict[str, Any]:
@@ -239,9 +285,9 @@ class AnymailSender(Sender):
         if not self.credentials:
             raise SendFailed(UNREADABLE)
         backend = EMAIL_BACKENDS.get(self.key, f"anymail.backends.{self.key}.EmailBackend")
-        connection = get_connection(backend, **self.connection_kwargs())
+        connection = self._email_connection(backend, **self.connection_kwargs())
         from_email = formataddr((outgoing.sender_name, self.from_address))
-        message_id = _send_email(connection, outgoing, from_email)
+        message_id = self._send_email(connection, outgoing, from_email)
         # The tracking webhook matches messages by anymail's esp_name, lower-cased.
         return SendResult(connection.esp_name.lower(), message_id, self.from_address)
 
@@ -279,13 +325,13 @@ class DjangoEmailSender(Sender):
         backend = (
             "django.core.mail.backends.console.EmailBackend" if self.key == "console" else None
         )
-        connection = get_connection(backend)
+        connection = self._email_connection(backend)
         from_email = (
             formataddr((outgoing.sender_name, self.from_address))
             if self.from_address
             else settings.DEFAULT_FROM_EMAIL
         )
-        message_id = _send_email(connection, outgoing, from_email)
+        message_id = self._send_email(connection, outgoing, from_email)
         esp_name = getattr(connection, "esp_name", None)
         provider = esp_name.lower() if esp_name else self.key
         return SendResult(provider, message_id, self.from_address or settings.DEFAULT_FROM_EMAIL)
@@ -312,6 +358,8 @@ class DjangoEmailSender(Sender):
 
 class TwilioSender(Sender):
     def client(self) -> TwilioClient:
+        if self._connection is not None:
+            return self._connection
         creds = self.credentials
         if not creds.get("account_sid") or not creds.get("auth_token"):
             raise SendFailed(UNREADABLE if self.integration else PLATFORM_TWILIO_UNSET)
@@ -322,6 +370,8 @@ class TwilioSender(Sender):
         )
         if creds.get("api_base_url"):
             client.api.base_url = creds["api_base_url"].rstrip("/")
+        if self._keep_open:
+            self._connection = client  # its HTTP client keeps the connection alive
         return client
 
     def status_callback(self, message_id: int | None) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
@@ -18,6 +20,7 @@ from messaging import delivery
 from messaging.models import Channel, Integration, Message
 from messaging.services import message_send
 from messaging.tasks import message_deliver, messages_retry_due
+from messaging.tasks import messages_deliver as messages_deliver_task
 from messaging.tests.factories import (
     ConversationFactory,
     IntegrationFactory,
@@ -503,3 +506,156 @@ def test_the_sweep_ignores_inbound_sent_and_exhausted_messages(workspace_a, conv
         )
 
     assert delivery.messages_due_ids() == []
+
+
+# --- Batches ------------------------------------------------------------------------------------
+
+
+class KeepAliveResend:
+    """Resend's email endpoint over HTTP/1.1 keep-alive, noting the client port of each request:
+    one port, one connection."""
+
+    def __init__(self) -> None:
+        self.ports: list[int] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body without waiting for an ACK
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server.ports.append(self.client_address[1])
+                payload = json.dumps({"id": f"keep-alive-{len(server.ports)}"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format, *args):  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def keep_alive_resend():
+    provider = KeepAliveResend()
+    yield provider
+    provider.server.shutdown()
+    provider.server.server_close()
+
+
+def queued_messages(workspace, count: int) -> list[Message]:
+    """Outbound emails queued to `count` contacts, not handed to delivery (the test's
+    transaction never commits)."""
+    return [
+        message_send(
+            conversation=ConversationFactory(
+                contact=ContactFactory(workspace=workspace, email=f"client-{n}@example.org")
+            ),
+            body="See you on Monday at 10.",
+            subject="Your visit",
+        )
+        for n in range(count)
+    ]
+
+
+def test_a_batch_goes_out_over_one_connection_reading_the_integrations_and_health_once(
+    workspace_a, keep_alive_resend, django_assert_max_num_queries
+):
+    integration = IntegrationFactory(
+        workspace=workspace_a,
+        provider="resend",
+        priority=1,
+        credentials={"api_key": "re_key", "api_url": keep_alive_resend.url + "/"},
+    )
+    messages = queued_messages(workspace_a, 3)
+
+    # 14 queries: the workspace's email integrations, once; for each message a savepoint, the
+    # message locked (its workspace joined), its update, the release; the integration's health.
+    with django_assert_max_num_queries(14):
+        outcomes = delivery.messages_deliver([m.pk for m in messages])
+
+    assert outcomes == dict.fromkeys([m.pk for m in messages], "sent")
+    assert len(keep_alive_resend.ports) == 3
+    assert len(set(keep_alive_resend.ports)) == 1
+    assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.SENT}
+    integration.refresh_from_db()
+    assert integration.last_success_at is not None
+
+
+def test_a_message_that_crashes_does_not_hold_back_the_rest_of_its_batch(
+    workspace_a, stand_in, monkeypatch
+):
+    resend_on(stand_in, workspace_a)
+    first, broken, last = queued_messages(workspace_a, 3)
+    real_outgoing = delivery.outgoing_for
+
+    def outgoing_for(message):
+        if message.pk == broken.pk:
+            raise ValueError("unreadable attachment")
+        return real_outgoing(message)
+
+    monkeypatch.setattr(delivery, "outgoing_for", outgoing_for)
+
+    outcomes = delivery.messages_deliver([first.pk, broken.pk, last.pk])
+
+    assert outcomes == {first.pk: "sent", broken.pk: "crashed", last.pk: "sent"}
+    broken.refresh_from_db()
+    assert (broken.status, broken.attempts) == (Message.Status.QUEUED, 0)  # the sweep's again
+    assert sorted(r.json["to"][0] for r in stand_in.requests_to(RESEND)) == [
+        "client-0@example.org",
+        "client-2@example.org",
+    ]
+
+
+def test_a_delivery_task_past_its_budget_hands_the_rest_to_a_task_of_its_own(
+    workspace_a, stand_in, monkeypatch
+):
+    resend_on(stand_in, workspace_a)
+    messages = queued_messages(workspace_a, 3)
+    ids = [m.pk for m in messages]
+    monkeypatch.setattr(delivery, "DELIVERY_BUDGET_SECONDS", 0)  # one message a task
+    tasks_run: list[list[int]] = []
+    real_delay = messages_deliver_task.delay
+
+    def delay(message_ids):
+        tasks_run.append(list(message_ids))
+        return real_delay(message_ids)
+
+    monkeypatch.setattr(messages_deliver_task, "delay", delay)
+
+    messages_deliver_task(ids)
+
+    assert tasks_run == [ids[1:], ids[2:]]
+    assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.SENT}
+    assert len(stand_in.requests_to(RESEND)) == 3
+
+
+def test_the_retry_sweep_hands_due_messages_over_in_batches(workspace_a, stand_in, monkeypatch):
+    resend_on(stand_in, workspace_a)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        messages = queued_messages(workspace_a, 5)  # never handed over: as after an outage
+    monkeypatch.setattr(delivery, "DELIVERY_BATCH", 2)
+    tasks_run: list[list[int]] = []
+    real_delay = messages_deliver_task.delay
+
+    def delay(message_ids):
+        tasks_run.append(list(message_ids))
+        return real_delay(message_ids)
+
+    monkeypatch.setattr(messages_deliver_task, "delay", delay)
+
+    with time_machine.travel(start + timedelta(minutes=2), tick=False):
+        assert messages_retry_due() == 5
+
+    assert [len(batch) for batch in tasks_run] == [2, 2, 1]
+    assert sorted(pk for batch in tasks_run for pk in batch) == sorted(m.pk for m in messages)
+    assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.SENT}
+    assert len(stand_in.requests_to(RESEND)) == 5
