@@ -173,7 +173,21 @@ def run_record(
     reminder=None,
 ) -> AutomationRun:
     """Store a run (in the caller's transaction). Used by the dispatcher and the reminders."""
-    return AutomationRun.objects.create(
+    run = run_new(rule=rule, key=key, result=result, event=event, reminder=reminder)
+    run.save(force_insert=True)
+    return run
+
+
+def run_new(
+    *,
+    rule: Rule,
+    key: str,
+    result: RunResult,
+    event: Event | None = None,
+    reminder=None,
+) -> AutomationRun:
+    """A run not yet stored: the reminders sweep stores a batch's in one INSERT."""
+    return AutomationRun(
         workspace_id=rule.workspace_id,
         rule=rule,
         event=event,

@@ -2,7 +2,8 @@
 contact can be reached on, unless a staff member has taken the conversation over.
 
 `message_draft` decides and renders without writing anything (the dry run shows it);
-`send_automated` queues the draft through messaging and says what happened as a RunResult.
+`send_automated` queues the draft through messaging and says what happened as a RunResult;
+`sends_automated` does that for many at once (the reminders sweep), in a few queries.
 """
 
 from __future__ import annotations
@@ -14,14 +15,10 @@ from typing import Any
 from automation.engine import RunResult
 from automation.models import AutomationRun, Rule
 from careops.errors import InvalidInput
-from messaging.models import Channel, Conversation, Message
+from messaging.bulk import NewOutbound, messages_queue
+from messaging.models import Channel, Conversation
 from messaging.rendering import template_context, template_render
-from messaging.services import (
-    NoChannel,
-    choose_channel,
-    conversation_for_contact,
-    message_send,
-)
+from messaging.services import NoChannel, choose_channel
 
 PAUSED_REASON = "Automation is paused for this conversation: a staff member replied."
 NO_CHANNEL_REASON = "No email address, and no phone with SMS consent."
@@ -134,6 +131,18 @@ def message_draft(
     )
 
 
+@dataclass(frozen=True)
+class AutomatedSend:
+    """One message a rule sends a contact (see send_automated)."""
+
+    rule: Rule
+    contact: Any
+    context: dict[str, Any]
+    booking: Any = None
+    attachments: list[dict] | None = None
+    channel: str | None = None
+
+
 def send_automated(
     *,
     rule: Rule,
@@ -146,36 +155,73 @@ def send_automated(
     """Queue the rule's message to the contact (delivery follows the commit), or say why not:
     a conversation a staff member took over, a contact who cannot be reached, an empty text.
     Call it inside the transaction that records the run (the engine's savepoint)."""
-    booking_id = getattr(booking, "pk", None)
+    send = AutomatedSend(rule, contact, context, booking, attachments, channel)
+    return sends_automated([send])[0]
+
+
+def sends_automated(sends: list[AutomatedSend]) -> list[RunResult]:
+    """send_automated for each, in order, with one query for the contacts' conversations and
+    the messages queued together (messaging.bulk.messages_queue): whatever their number, a
+    few queries, and their delivery handed over in batches. Each is decided on its own, as
+    send_automated decides it. Reads each rule.workspace."""
     skipped = AutomationRun.Outcome.SKIPPED
     # Decided before a conversation is opened for the contact: a skip writes nothing.
-    conversation = _conversation(rule.workspace, contact)
-    try:
-        draft = message_draft(
-            rule=rule,
-            contact=contact,
-            context=context,
-            attachments=attachments,
-            channel=channel,
-            conversation=conversation,
+    conversations = _conversations([send.contact for send in sends])
+    results: list[RunResult | None] = []
+    queued: list[tuple[int, AutomatedSend, Draft]] = []
+    for index, send in enumerate(sends):
+        contact = send.contact
+        booking_id = getattr(send.booking, "pk", None)
+        try:
+            draft = message_draft(
+                rule=send.rule,
+                contact=contact,
+                context=send.context,
+                attachments=send.attachments,
+                channel=send.channel,
+                conversation=conversations.get(contact.pk),
+            )
+        except Skip as skip:
+            results.append(
+                RunResult(skipped, skip.reason, contact_id=contact.pk, booking_id=booking_id)
+            )
+            continue
+        results.append(None)
+        queued.append((index, send, draft))
+    messages = messages_queue(
+        [
+            NewOutbound(
+                contact=send.contact,
+                conversation=conversations.get(send.contact.pk),
+                channel=draft.channel,
+                to=draft.to,
+                subject=draft.subject,
+                body=draft.body,
+                attachments=draft.attachments,
+                sender_reference=f"rule:{send.rule.pk}",
+            )
+            for _, send, draft in queued
+        ]
+    )
+    for (index, send, draft), message in zip(queued, messages, strict=True):
+        results[index] = RunResult(
+            AutomationRun.Outcome.SENT,
+            f"Sent by {Channel(draft.channel).label} to {draft.to}.",
+            contact_id=send.contact.pk,
+            booking_id=getattr(send.booking, "pk", None),
+            message_id=message.pk,
         )
-    except Skip as skip:
-        return RunResult(skipped, skip.reason, contact_id=contact.pk, booking_id=booking_id)
-    if conversation is None:
-        conversation = conversation_for_contact(workspace=rule.workspace, contact=contact)
-    message = message_send(
-        conversation=conversation,
-        body=draft.body,
-        subject=draft.subject,
-        channel=draft.channel,
-        sender_kind=Message.SenderKind.AUTOMATION,
-        sender_reference=f"rule:{rule.pk}",
-        attachments=draft.attachments,
-    )
-    return RunResult(
-        AutomationRun.Outcome.SENT,
-        f"Sent by {Channel(draft.channel).label} to {draft.to}.",
-        contact_id=contact.pk,
-        booking_id=booking_id,
-        message_id=message.pk,
-    )
+    return results  # type: ignore[return-value]  # every None was filled in above
+
+
+def _conversations(contacts) -> dict[int, Conversation]:
+    """The contacts' conversations, by contact id (those who have one)."""
+    if not contacts:
+        return {}
+    return {
+        conversation.contact_id: conversation
+        for conversation in Conversation.objects.filter(
+            workspace_id__in={contact.workspace_id for contact in contacts},
+            contact_id__in=[contact.pk for contact in contacts],
+        )
+    }

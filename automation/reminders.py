@@ -27,12 +27,14 @@ from automation.engine import (
     RunResult,
     reason_truncate,
     retry_backoff,
+    run_new,
     run_record,
 )
-from automation.messages import LOCAL_FORMAT, booking_context, send_automated
+from automation.messages import LOCAL_FORMAT, AutomatedSend, booking_context, sends_automated
 from automation.models import AutomationRun, Reminder, Rule
 from bookings.ics import manage_url
 from bookings.models import Booking
+from careops.db import rows_update
 
 log = structlog.get_logger(__name__)
 
@@ -243,19 +245,25 @@ def reminders_replan_requested(*, rule_id: int | None = None, now: datetime | No
 
 # --- Sending --------------------------------------------------------------------------------
 
+# Reminders the sweep deals with in one transaction: locked together, their messages, runs and
+# statuses written in a few statements whatever their number, their deliveries queued at its
+# commit. Small enough that a batch rolled back (and redone one by one) costs little.
+SEND_BATCH = 100
+
 
 def reminder_run_key(reminder: Reminder) -> str:
     return f"reminder:{reminder.pk}:{reminder.booking_start.isoformat()}"
 
 
+def _runs_done(keys: list[str]):
+    return AutomationRun.objects.filter(key__in=keys).exclude(outcome=AutomationRun.Outcome.FAILED)
+
+
 def reminder_previous_run(reminder_id: int, booking_start: datetime) -> AutomationRun | None:
     """The run that already dealt with this reminder for this start (sent, or skipped by the
     rule's message: a paused conversation, no channel), if any: then nothing more is sent.
-    The sweep and the dry run both ask it."""
-    key = f"reminder:{reminder_id}:{booking_start.isoformat()}"
-    return (
-        AutomationRun.objects.filter(key=key).exclude(outcome=AutomationRun.Outcome.FAILED).first()
-    )
+    The sweep (for a batch at once) and the dry run both ask it."""
+    return _runs_done([f"reminder:{reminder_id}:{booking_start.isoformat()}"]).first()
 
 
 def reminders_due(now: datetime):
@@ -264,27 +272,53 @@ def reminders_due(now: datetime):
 
 
 def reminders_send_due(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Send every planned reminder that is due (the periodic sweep). Each reminder is locked
-    (SKIP LOCKED: one another worker holds is its) and dealt with in its own transaction, so one
-    that fails rolls back alone. Safe to run twice and concurrently: a reminder is sent once per
-    booking start. Returns how many were dealt with (sent or skipped)."""
+    """Send every planned reminder that is due (the periodic sweep), SEND_BATCH at a time: a
+    batch's reminders are locked together (SKIP LOCKED: those another worker holds are its)
+    and dealt with in one transaction. When anything in a batch fails, all of it is rolled back
+    and its reminders are dealt with again one by one, each in its own transaction, so the one
+    that fails rolls back alone (and is tried again after a backoff). Safe to run twice and
+    concurrently: a reminder is sent once per booking start. Returns how many were dealt with
+    (sent or skipped)."""
     now = now or timezone.now()
     ids = list(reminders_due(now).order_by("due_at", "pk").values_list("pk", flat=True)[:limit])
     rules: dict[int, Rule] = {}
     done = 0
-    for reminder_id in ids:
-        try:
-            with transaction.atomic():
-                done += _send_one(reminder_id, now, rules)
-        except SoftTimeLimitExceeded:
-            raise
-        except Exception as exc:
-            # A bug or an outage on one reminder must not stop the others: its work is rolled
-            # back, and it is tried again after a backoff.
-            log.exception("reminder_send_crashed", reminder_id=reminder_id)
-            rules.clear()  # rules first created in the rolled-back transaction are gone
-            _note_failure(reminder_id, exc, now)
+    for offset in range(0, len(ids), SEND_BATCH):
+        batch = ids[offset : offset + SEND_BATCH]
+        sent = _send_together(batch, now, rules) if len(batch) > 1 else None
+        if sent is None:  # a batch of one, or one rolled back: each in a transaction of its own
+            sent = sum(_send_alone(reminder_id, now, rules) for reminder_id in batch)
+        done += sent
     return done
+
+
+def _send_together(reminder_ids: list[int], now: datetime, rules: dict[int, Rule]) -> int | None:
+    """The batch in one transaction: how many were dealt with, or None when it was rolled
+    back."""
+    try:
+        with transaction.atomic():
+            return _send_batch(reminder_ids, now, rules)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception:
+        log.warning("reminder_batch_failed", reminders=len(reminder_ids), exc_info=True)
+        rules.clear()  # rules first created in the rolled-back transaction are gone
+        return None
+
+
+def _send_alone(reminder_id: int, now: datetime, rules: dict[int, Rule]) -> int:
+    try:
+        with transaction.atomic():
+            return _send_batch([reminder_id], now, rules)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:
+        # A bug or an outage on one reminder must not stop the others: its work is rolled
+        # back, and it is tried again after a backoff.
+        log.exception("reminder_send_crashed", reminder_id=reminder_id)
+        rules.clear()
+        _note_failure(reminder_id, exc, now)
+        return 0
 
 
 def _note_failure(reminder_id: int, exc: Exception, now: datetime) -> None:
@@ -343,21 +377,20 @@ def _reminder_rule(workspace_id: int, rules: dict[int, Rule]) -> Rule:
 
 
 def _finish(reminder: Reminder, status: str, reason: str, now: datetime) -> int:
+    """Mark the reminder dealt with (stored by the batch's UPDATE)."""
     reminder.status, reminder.reason, reminder.processed_at = status, reason[:255], now
-    reminder.save(update_fields=["status", "reason", "processed_at", "updated_at"])
     log.info("reminder_processed", reminder_id=reminder.pk, status=status, reason=reason)
     return 1
 
 
-def _skip(reminder: Reminder, rule: Rule, reason: str, now: datetime) -> int:
-    """Skip the reminder at send time, with a skipped run on the booking's and contact's
+def _skipped_run(reminder: Reminder, rule: Rule, reason: str, now: datetime) -> AutomationRun:
+    """A reminder skipped at send time leaves a skipped run on the booking's and contact's
     history. Its key is of this skip alone: a rule switched back on (or a booking re-activated)
     re-plans the same start, and that reminder must still go out."""
     booking = reminder.booking
     result = RunResult(SKIPPED, reason, contact_id=booking.contact_id, booking_id=booking.pk)
     key = f"{reminder_run_key(reminder)}:skipped:{now.isoformat()}"
-    run_record(rule=rule, key=key, result=result, reminder=reminder)
-    return _finish(reminder, Reminder.Status.SKIPPED, reason, now)
+    return run_new(rule=rule, key=key, result=result, reminder=reminder)
 
 
 def _send_time_skip(reminder: Reminder, booking: Booking, rule: Rule, now: datetime) -> str:
@@ -374,46 +407,74 @@ def _send_time_skip(reminder: Reminder, booking: Booking, rule: Rule, now: datet
     return ""
 
 
-def _send_one(reminder_id: int, now: datetime, rules: dict[int, Rule]) -> int:
-    reminder = (
+def _send_batch(reminder_ids: list[int], now: datetime, rules: dict[int, Rule]) -> int:
+    """Deal with the due reminders among `reminder_ids` that no other worker holds, each
+    checked on its own as ever (done already for this start, the booking, the rule, the quiet
+    hours, then the rule's message: a paused conversation, consent, an empty text); then their
+    messages, runs and statuses written together. Call inside a transaction: the rows stay
+    locked until it commits, and the runs' unique keys make a second sweep's send fail rather
+    than go out twice."""
+    reminders = list(
         reminders_due(now)
         .select_for_update(skip_locked=True, of=("self",))
         .select_related(
             "booking", "booking__workspace", "booking__booking_type", "booking__contact"
         )
-        .filter(pk=reminder_id)
-        .first()
+        .filter(pk__in=reminder_ids)
+        .order_by("pk")
     )
-    if reminder is None:  # another worker has it, or has dealt with it
+    if not reminders:  # other workers have them, or have dealt with them
         return 0
-    skipped = Reminder.Status.SKIPPED
-    key = reminder_run_key(reminder)
-    run = reminder_previous_run(reminder.pk, reminder.booking_start)
-    if run is not None:
-        # Already done for this start (a run that committed while its reminder's update was
-        # lost, or a re-plan back to a start it was sent for).
-        status = Reminder.Status.SENT if run.outcome == run.Outcome.SENT else skipped
-        return _finish(reminder, status, run.reason, now)
-    booking: Booking = reminder.booking
-    rule = _reminder_rule(booking.workspace_id, rules)
-    if reason := _send_time_skip(reminder, booking, rule, now):
-        return _skip(reminder, rule, reason, now)
-    # The sweep may come late (a beat or worker outage): no reminder inside the quiet hours.
-    window_end = quiet_window_end(now, rule, booking.workspace)
-    if window_end is not None:
-        if window_end >= booking.start:
-            return _skip(reminder, rule, _quiet_reason(rule), now)
-        reminder.due_at = window_end
-        reminder.save(update_fields=["due_at", "updated_at"])
-        log.info("reminder_waits_for_quiet_hours", reminder_id=reminder.pk, due_at=window_end)
-        return 0
-    rule.workspace = booking.workspace  # the same row: spares a query
-    result = send_automated(
-        rule=rule,
-        contact=booking.contact,
-        context={"booking": booking_context(booking), "link": manage_url(booking)},
-        booking=booking,
+    previous = {run.key: run for run in _runs_done([reminder_run_key(r) for r in reminders])}
+    runs: list[AutomationRun] = []
+    to_send: list[tuple[Reminder, Rule]] = []
+    done = 0
+    for reminder in reminders:
+        reminder.updated_at = now
+        booking: Booking = reminder.booking
+        run = previous.get(reminder_run_key(reminder))
+        if run is not None:
+            # Already done for this start (a run that committed while its reminder's update
+            # was lost, or a re-plan back to a start it was sent for).
+            sent = run.outcome == run.Outcome.SENT
+            status = Reminder.Status.SENT if sent else Reminder.Status.SKIPPED
+            done += _finish(reminder, status, run.reason, now)
+            continue
+        rule = _reminder_rule(booking.workspace_id, rules)
+        reason = _send_time_skip(reminder, booking, rule, now)
+        # The sweep may come late (a beat or worker outage): no reminder inside the quiet hours.
+        window_end = None if reason else quiet_window_end(now, rule, booking.workspace)
+        if window_end is not None and window_end >= booking.start:
+            reason = _quiet_reason(rule)
+        if reason:
+            runs.append(_skipped_run(reminder, rule, reason, now))
+            done += _finish(reminder, Reminder.Status.SKIPPED, reason, now)
+        elif window_end is not None:
+            reminder.due_at = window_end
+            log.info("reminder_waits_for_quiet_hours", reminder_id=reminder.pk, due_at=window_end)
+        else:
+            rule.workspace = booking.workspace  # the same row: spares a query
+            to_send.append((reminder, rule))
+    results = sends_automated(
+        [
+            AutomatedSend(
+                rule=rule,
+                contact=reminder.booking.contact,
+                context={
+                    "booking": booking_context(reminder.booking),
+                    "link": manage_url(reminder.booking),
+                },
+                booking=reminder.booking,
+            )
+            for reminder, rule in to_send
+        ]
     )
-    run_record(rule=rule, key=key, result=result, reminder=reminder)
-    status = Reminder.Status.SENT if result.outcome == AutomationRun.Outcome.SENT else skipped
-    return _finish(reminder, status, result.reason, now)
+    for (reminder, rule), result in zip(to_send, results, strict=True):
+        key = reminder_run_key(reminder)
+        runs.append(run_new(rule=rule, key=key, result=result, reminder=reminder))
+        sent = result.outcome == AutomationRun.Outcome.SENT
+        status = Reminder.Status.SENT if sent else Reminder.Status.SKIPPED
+        done += _finish(reminder, status, result.reason, now)
+    AutomationRun.objects.bulk_create(runs)
+    rows_update(reminders, ["status", "reason", "processed_at", "due_at", "updated_at"])
+    return done

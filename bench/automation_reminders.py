@@ -11,9 +11,10 @@ integration is Resend, pointed at a stand-in in this process that counts what ar
 Then one `celery -A careops worker --concurrency 2` (the Procfile's) consumes the default queue
 and a `bench-sweep` queue; this script keeps one sweep task (automation_send_due_reminders, what
 beat runs every 5 minutes) waiting there whenever none is, so sweeps run back to back instead
-of every 5 minutes, and the sends each sweep queues (message_deliver) run beside them. Timed
-until every reminder of the workspace is dealt with and every message is sent; then the check:
-each booking has exactly one sent run and one message, and the provider got each recipient once.
+of every 5 minutes, and the sends each sweep queues (messages_deliver, 50 messages a task) run
+beside them. Timed until every reminder of the workspace is dealt with and every message is
+sent; then the check: each booking has exactly one sent run and one message, and the provider
+got each recipient once.
 
 Prints one line `BENCH_JSON {...}` for bench/http/run.py. REDIS_URL (default db 9) is flushed
 first: stale tasks of an earlier run must not count. Due reminders of the demo workspaces, if
@@ -71,6 +72,10 @@ class Provider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes: without TCP_NODELAY a client reusing
+            # its connection (delivery keeps one per batch) waits ~40 ms per request for the
+            # delayed ACK, which a real provider's server does not make it do.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -66,7 +66,7 @@ def conversation_for_contact(*, workspace, contact: Contact) -> Conversation:
         return Conversation.objects.for_workspace(workspace).get(contact=contact)
 
 
-def _preview(message: Message) -> str:
+def message_preview(message: Message) -> str:
     text = " ".join(
         (message.subject + " " + message.body if message.subject else message.body).split()
     )
@@ -116,7 +116,7 @@ def message_receive(
             Conversation.objects.filter(pk=conversation.pk).update(
                 unread_count=F("unread_count") + 1,
                 last_message_at=message.created_at,
-                last_message_preview=_preview(message),
+                last_message_preview=message_preview(message),
                 last_inbound_channel=channel,
                 status=Conversation.Status.OPEN,
                 updated_at=timezone.now(),
@@ -195,24 +195,23 @@ def message_send(
         subject = f"Message from {conversation.workspace.name}"
     now = timezone.now()
     with transaction.atomic():
-        message = Message.objects.create(
-            workspace=conversation.workspace,
+        message = outbound_message(
+            workspace_id=conversation.workspace_id,
             conversation=conversation,
-            direction=Message.Direction.OUTBOUND,
             channel=channel,
-            status=Message.Status.QUEUED,
-            subject=subject.strip()[:255],
+            to=contact.email if channel == Channel.EMAIL else contact.phone,
+            subject=subject,
             body=body,
             sender_kind=sender_kind,
             sender_user=actor if sender_kind == Message.SenderKind.STAFF else None,
             sender_reference=sender_reference,
-            to_address=contact.email if channel == Channel.EMAIL else contact.phone,
-            next_attempt_at=now,
-            attachments=list(attachments or []) if channel == Channel.EMAIL else [],
+            attachments=attachments,
+            now=now,
         )
+        message.save(force_insert=True)
         updates = {
             "last_message_at": now,
-            "last_message_preview": _preview(message),
+            "last_message_preview": message_preview(message),
             "updated_at": now,
         }
         if sender_kind == Message.SenderKind.STAFF:
@@ -223,11 +222,45 @@ def message_send(
         if sender_kind == Message.SenderKind.STAFF:
             staff_replied.send(sender=Message, message=message, conversation=conversation)
         _queue_delivery(message)
-    for field in ("last_message_at", "automation_paused", "unread_count"):
-        if field in updates:
-            setattr(conversation, field, updates[field])
+    for name in ("last_message_at", "automation_paused", "unread_count"):
+        if name in updates:
+            setattr(conversation, name, updates[name])
     log.info("message_queued", message_id=message.pk, channel=channel, sender=sender_kind)
     return message
+
+
+def outbound_message(
+    *,
+    workspace_id: int,
+    conversation: Conversation,
+    channel: str,
+    to: str,
+    subject: str,
+    body: str,
+    sender_kind: str,
+    sender_reference: str,
+    attachments: list[dict] | None,
+    now,
+    sender_user=None,
+) -> Message:
+    """An outbound message, not yet stored, as message_send and messaging.bulk store it:
+    queued and due now; a subject and attachments for an email only."""
+    email = channel == Channel.EMAIL
+    return Message(
+        workspace_id=workspace_id,
+        conversation=conversation,
+        direction=Message.Direction.OUTBOUND,
+        channel=channel,
+        status=Message.Status.QUEUED,
+        subject=subject.strip()[:255] if email else "",
+        body=body,
+        sender_kind=sender_kind,
+        sender_user=sender_user,
+        sender_reference=sender_reference,
+        to_address=to,
+        next_attempt_at=now,
+        attachments=list(attachments or []) if email else [],
+    )
 
 
 def _queue_delivery(message: Message) -> None:

@@ -20,6 +20,7 @@ from contacts.tests.factories import ContactFactory
 from messaging.models import Conversation, Message
 from messaging.tests.factories import ConversationFactory
 from tests.concurrency import race
+from workspaces.tests.factories import UserFactory
 
 pytestmark = [
     pytest.mark.django_db,
@@ -352,10 +353,10 @@ def test_a_reminder_that_fails_to_send_is_retried_with_backoff_then_skipped(
 ):
     from automation import engine, reminders
 
-    def broken(**kwargs):
+    def broken(sends):
         raise RuntimeError("renderer exploded")
 
-    monkeypatch.setattr(reminders, "send_automated", broken)
+    monkeypatch.setattr(reminders, "sends_automated", broken)
     reminder_plan(booking, rule)
     now = WEDNESDAY_NOON
     waits = []
@@ -386,15 +387,15 @@ def test_a_reminder_given_up_on_gets_all_its_tries_again_when_the_booking_moves(
     from automation import engine, reminders
 
     providers_for(workspace_a, stand_in)
-    real_send = reminders.send_automated
+    real_send = reminders.sends_automated
     failing = [True]
 
-    def flaky(**kwargs):
+    def flaky(sends):
         if failing[0]:
             raise RuntimeError("provider down")
-        return real_send(**kwargs)
+        return real_send(sends)
 
-    monkeypatch.setattr(reminders, "send_automated", flaky)
+    monkeypatch.setattr(reminders, "sends_automated", flaky)
     reminder_plan(booking, rule)
     Reminder.objects.filter(booking=booking).update(attempts=engine.MAX_ATTEMPTS - 1)
     clock(WEDNESDAY_NOON)
@@ -429,16 +430,16 @@ def test_a_reminder_that_failed_once_is_sent_on_the_next_try(
     from automation import reminders
 
     providers_for(workspace_a, stand_in)
-    real_send = reminders.send_automated
+    real_send = reminders.sends_automated
     calls = []
 
-    def flaky(**kwargs):
+    def flaky(sends):
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("provider hiccup")
-        return real_send(**kwargs)
+        return real_send(sends)
 
-    monkeypatch.setattr(reminders, "send_automated", flaky)
+    monkeypatch.setattr(reminders, "sends_automated", flaky)
     reminder_plan(booking, rule)
     clock(WEDNESDAY_NOON)
     sweep()
@@ -657,6 +658,183 @@ def test_the_24_hours_before_a_booking_after_the_clocks_change_are_24_real_hours
     assert result.reason == "Reminder planned for Sunday 30 March, 10:00."
 
 
+# --- Batches ----------------------------------------------------------------------------------
+
+
+def due_bookings(workspace, rule, count: int) -> list[Booking]:
+    """`count` bookings at Thursday noon, each on a calendar of its own, for a contact of its
+    own (c0@example.org, c1@...), their reminders planned for Wednesday noon."""
+    bookings = [
+        booking_at(workspace, THURSDAY_NOON, email=f"c{n}@example.org", staff=UserFactory())
+        for n in range(count)
+    ]
+    for booking in bookings:
+        reminder_plan(booking, rule)
+    return bookings
+
+
+def test_a_sweep_sends_a_batch_of_reminders_in_a_few_queries_whatever_their_number(
+    workspace_a,
+    rule,
+    clock,
+    stand_in,
+    monkeypatch,
+    django_assert_max_num_queries,
+    django_capture_on_commit_callbacks,
+):
+    from messaging.tasks import messages_deliver
+
+    providers_for(workspace_a, stand_in)
+    due_bookings(workspace_a, rule, 30)
+    clock(WEDNESDAY_NOON)
+    handed_over: list[list[int]] = []
+    monkeypatch.setattr(messages_deliver, "delay", handed_over.append)
+
+    # 13 queries: the due reminders' ids; then in the batch's savepoint: the reminders locked
+    # (bookings, workspaces, services, contacts joined), the runs already done for them, the
+    # workspace's rules, the contacts' conversations, the missing ones opened and read back,
+    # the messages, the conversations' last message and the reminders' statuses (each one
+    # executemany, pipelined), the runs; the release.
+    with django_assert_max_num_queries(13), django_capture_on_commit_callbacks(execute=True):
+        assert reminders_send_due() == 30
+
+    assert set(Reminder.objects.values_list("status", flat=True)) == {Reminder.Status.SENT}
+    assert AutomationRun.objects.filter(outcome=AutomationRun.Outcome.SENT).count() == 30
+    assert Conversation.objects.count() == 30
+    # Handed to delivery after the batch's commit, 30 messages in one task (of up to 50).
+    assert [len(ids) for ids in handed_over] == [30]
+    assert sorted(handed_over[0]) == sorted(Message.objects.values_list("pk", flat=True))
+    for ids in handed_over:
+        messages_deliver(ids)
+    assert sorted(e["to"][0] for e in emails_sent(stand_in)) == sorted(
+        f"c{n}@example.org" for n in range(30)
+    )
+
+
+def test_each_reminder_of_a_batch_is_checked_on_its_own(
+    workspace_a, rule, owner, clock, sweep, stand_in
+):
+    providers_for(workspace_a, stand_in)
+    sent, cancelled, paused, unreachable, done_before = due_bookings(workspace_a, rule, 5)
+    Booking.objects.filter(pk=cancelled.pk).update(status=Booking.Status.CANCELLED)
+    ConversationFactory(contact=paused.contact, automation_paused=True)
+    # A phone without SMS consent, and no email: no way to reach them.
+    type(unreachable.contact).objects.filter(pk=unreachable.contact_id).update(
+        email="", phone="+447700900123", sms_consent=False
+    )
+    clock(WEDNESDAY_NOON)
+    assert sweep() == 5
+    # Its run committed, its reminder's update lost (restored from a backup, say).
+    Reminder.objects.filter(booking=done_before).update(status=Reminder.Status.PLANNED)
+
+    assert sweep() == 1
+
+    reasons = {
+        b.pk: (reminder_of(b).status, reminder_of(b).reason)
+        for b in (sent, cancelled, paused, unreachable, done_before)
+    }
+    assert reasons == {
+        sent.pk: (Reminder.Status.SENT, "Sent by Email to c0@example.org."),
+        cancelled.pk: (Reminder.Status.SKIPPED, "No reminder: the booking is cancelled."),
+        paused.pk: (
+            Reminder.Status.SKIPPED,
+            "Automation is paused for this conversation: a staff member replied.",
+        ),
+        unreachable.pk: (
+            Reminder.Status.SKIPPED,
+            "No email address, and no phone with SMS consent.",
+        ),
+        done_before.pk: (Reminder.Status.SENT, "Sent by Email to c4@example.org."),
+    }
+    assert sorted(e["to"][0] for e in emails_sent(stand_in)) == [
+        "c0@example.org",
+        "c4@example.org",
+    ]
+
+
+def test_two_reminders_to_one_contact_in_a_batch_share_one_new_conversation(
+    workspace_a, rule, clock, sweep, stand_in
+):
+    providers_for(workspace_a, stand_in)
+    contact = ContactFactory(workspace=workspace_a, name="Dana Client", email="dana@example.org")
+    for hours in (0, 2):
+        booking = BookingFactory(
+            workspace=workspace_a,
+            contact=contact,
+            booking_type=BookingTypeFactory(workspace=workspace_a, name="Massage"),
+            start=THURSDAY_NOON + timedelta(hours=hours),
+        )
+        reminder_plan(booking, rule)
+    clock(WEDNESDAY_NOON + timedelta(hours=2))
+
+    assert sweep() == 2
+
+    conversation = Conversation.objects.get()
+    assert conversation.contact == contact
+    assert conversation.messages.count() == 2
+    assert conversation.last_message_at == WEDNESDAY_NOON + timedelta(hours=2)
+    assert conversation.last_message_preview.startswith("Reminder: Massage on Thursday 6 March")
+    assert [e["to"] for e in emails_sent(stand_in)] == [["dana@example.org"]] * 2
+
+
+def test_a_reminder_failing_in_a_batch_rolls_back_alone_and_the_others_are_sent(
+    workspace_a, rule, clock, sweep, stand_in, monkeypatch
+):
+    from automation import reminders
+
+    providers_for(workspace_a, stand_in)
+    first, broken, last = due_bookings(workspace_a, rule, 3)
+    real_context = reminders.booking_context
+
+    def booking_context(booking):
+        if booking.pk == broken.pk:
+            raise RuntimeError("renderer exploded")
+        return real_context(booking)
+
+    monkeypatch.setattr(reminders, "booking_context", booking_context)
+    clock(WEDNESDAY_NOON)
+
+    assert sweep() == 2
+
+    assert reminder_of(first).status == reminder_of(last).status == Reminder.Status.SENT
+    failed = reminder_of(broken)
+    assert (failed.status, failed.attempts) == (Reminder.Status.PLANNED, 1)
+    assert failed.due_at == WEDNESDAY_NOON + timedelta(minutes=1)  # the first backoff
+    assert list(AutomationRun.objects.filter(booking=broken).values_list("outcome", "reason")) == [
+        (AutomationRun.Outcome.FAILED, "RuntimeError: renderer exploded")
+    ]
+    assert sorted(e["to"][0] for e in emails_sent(stand_in)) == [
+        "c0@example.org",
+        "c2@example.org",
+    ]
+
+
+def test_reminders_sent_while_the_broker_is_down_wait_in_the_database_for_the_retry_sweep(
+    workspace_a, rule, clock, sweep, stand_in
+):
+    from messaging.tasks import messages_retry_due
+    from messaging.tests.test_delivery import broker_outage
+
+    providers_for(workspace_a, stand_in)
+    due_bookings(workspace_a, rule, 3)
+    clock(WEDNESDAY_NOON)
+
+    with broker_outage():
+        assert sweep() == 3
+
+    assert set(Reminder.objects.values_list("status", flat=True)) == {Reminder.Status.SENT}
+    assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.QUEUED}
+    assert emails_sent(stand_in) == []
+    clock(WEDNESDAY_NOON + timedelta(minutes=2))  # past the on-commit publish's grace
+    assert messages_retry_due() == 3
+    assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.SENT}
+    assert sorted(e["to"][0] for e in emails_sent(stand_in)) == [
+        "c0@example.org",
+        "c1@example.org",
+        "c2@example.org",
+    ]
+
+
 # --- Concurrency ------------------------------------------------------------------------------
 
 
@@ -681,3 +859,26 @@ def test_concurrent_sweeps_send_a_due_reminder_once(workspace_a, stand_in):
     assert set(Reminder.objects.values_list("status", flat=True)) == {Reminder.Status.SENT}
     assert len(emails_sent(stand_in)) == 3
     assert Conversation.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sweeps_of_small_batches_send_each_reminder_once(
+    workspace_a, stand_in, monkeypatch
+):
+    from automation import reminders
+
+    providers_for(workspace_a, stand_in)
+    monkeypatch.setattr(reminders, "SEND_BATCH", 3)
+    rule = rules_for(workspace_a)[Rule.Kind.BOOKING_REMINDER]
+    due_bookings(workspace_a, rule, 10)
+
+    with time_machine.travel(THURSDAY_NOON - timedelta(hours=20), tick=False):
+        results, errors = race(lambda i: reminders_send_due(), 4)
+
+    assert errors == []
+    assert sum(results) == 10
+    assert AutomationRun.objects.count() == Message.objects.count() == 10
+    assert set(Reminder.objects.values_list("status", flat=True)) == {Reminder.Status.SENT}
+    assert sorted(e["to"][0] for e in emails_sent(stand_in)) == sorted(
+        f"c{n}@example.org" for n in range(10)
+    )
