@@ -74,14 +74,14 @@ bench: install services
 # loopback, a bare psycopg baseline for the lists, public booking races, reminders at scale
 # with real Celery workers; writes bench/RESULTS.md and bench/results-latency.svg. Needs wrk
 # (apt-get install -y wrk) and careops_bench seeded to BENCH_BOOKINGS (default 100000).
-# BENCH_REMINDERS (default 10000), BENCH_WRK_CONNECTIONS (8), BENCH_WRK_DURATION (10s).
+# BENCH_REMINDERS (default 100000), BENCH_WRK_CONNECTIONS (8), BENCH_WRK_DURATION (10s).
 .PHONY: bench-http
 bench-http: install services
 	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='careops_bench'" | grep -q 1 \
 		|| psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE careops_bench"
 	$(BENCH_ENV) REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python manage.py migrate --no-input -v0
 	$(BENCH_ENV) REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python manage.py seed_demo --bookings $${BENCH_BOOKINGS:-100000}
-	$(BENCH_ENV) REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python bench/http/run.py --reminders $${BENCH_REMINDERS:-10000}
+	$(BENCH_ENV) REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python bench/http/run.py --reminders $${BENCH_REMINDERS:-100000}
 
 lint: install
 	$(BIN)/ruff check .
