@@ -43,6 +43,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from automation.models import AutomationRun, Reminder, Rule
+from automation.reminders import SEND_BATCH
 from automation.rules import rules_for
 from automation.tasks import automation_send_due_reminders
 from bookings import setup_services
@@ -50,6 +51,7 @@ from bookings.models import Booking
 from careops.demo_bulk import insert_rows
 from careops.demo_bulk.rows import REMINDER_FIELDS
 from contacts.models import Contact
+from messaging.delivery import DELIVERY_BATCH
 from messaging.models import Integration, Message
 from workspaces.models import Membership, User, Workspace
 from workspaces.services import workspace_create
@@ -335,8 +337,10 @@ def result(workspace, provider, seconds, sweep_seconds, sweeps, notes) -> str:
         "sweep_seconds": sweep_seconds,
         "per_second": sent / seconds if seconds else 0.0,
         "workers": "one Celery worker, --concurrency 2 (prefork)",
-        "sweep": f"automation_send_due_reminders, {SWEEP_LIMIT} per task",
-        "channel": "email through Resend",
+        "sweep": f"automation_send_due_reminders, {SWEEP_LIMIT} per task, {SEND_BATCH} per "
+        "transaction",
+        "channel": f"email through Resend, {DELIVERY_BATCH} messages per delivery task on one "
+        "kept-open connection",
         "check": check,
         "ok": ok,
         "notes": notes,

@@ -631,6 +631,7 @@ def report(
     lines += [
         f"- Lists at least 0.5 of the baseline: worst ratio **{worst:.2f}** "
         f"({'met' if worst >= 0.5 else 'missed'}).",
+        *floor_lines(scenarios),
         f"- Page 1 vs page {deep} within 1.2x: p50 {first.app.p50:.1f} ms vs "
         f"{deepest.app.p50:.1f} ms (**{deep_ratio:.2f}x**), requests/s ratio "
         f"{deep_rps:.2f}x ({'met' if max(deep_ratio, deep_rps) <= 1.2 else 'missed'}).",
@@ -678,6 +679,22 @@ def report(
             short = short if len(short) <= 300 else short[:300] + " …"
             lines += ["```sql", short, "```", "```", plan, "```", ""]
     return "\n".join(lines) + "\n"
+
+
+def floor_lines(scenarios: list[Scenario]) -> list[str]:
+    """What the cheapest authenticated request serves, as a share of each list's baseline: the
+    ratio no list can pass, whatever its query, while a request costs the app that much."""
+    floor = next((s for s in scenarios if s.name.startswith("floor: who am I")), None)
+    lists = [s for s in scenarios if s.bare]
+    if floor is None or not lists:
+        return []
+    shares = [floor.app.rps / s.bare.rps for s in lists]
+    return [
+        f"  - The floor: who am I (the JWT, its user and memberships, the throttle, DRF, "
+        f"nothing listed) serves {floor.app.rps:,.0f} req/s, {min(shares):.2f} to "
+        f"{max(shares):.2f} of the lists' baselines: the most a list can reach while every "
+        "authenticated request costs the app that much."
+    ]
 
 
 def reminder_lines(r: dict) -> list[str]:
