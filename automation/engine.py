@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from celery.exceptions import SoftTimeLimitExceeded
@@ -164,16 +165,10 @@ def events_dispatch_pending(*, now: datetime | None = None, limit: int = SWEEP_B
     return dispatched
 
 
-def run_record(
-    *,
-    rule: Rule,
-    key: str,
-    result: RunResult,
-    event: Event | None = None,
-    reminder=None,
-) -> AutomationRun:
-    """Store a run (in the caller's transaction). Used by the dispatcher and the reminders."""
-    run = run_new(rule=rule, key=key, result=result, event=event, reminder=reminder)
+def run_record(**fields: Any) -> AutomationRun:
+    """Store a run, `run_new(**fields)`, in the caller's transaction. Used by the dispatcher and
+    the reminders."""
+    run = run_new(**fields)
     run.save(force_insert=True)
     return run
 
