@@ -1,5 +1,5 @@
-"""Database helpers every app shares: which constraint a write ran into, and rows updated in
-one round trip."""
+"""Database helpers every app shares: which constraint a write ran into, rows updated in one
+round trip, and text PostgreSQL can store."""
 
 from __future__ import annotations
 
@@ -39,3 +39,13 @@ def rows_update(objs: list[Model], fields: list[str]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def storable_text(text: str) -> bool:
+    """Whether PostgreSQL can store the text: it takes neither a NUL character nor a lone
+    surrogate (which is not UTF-8), and refusing them at the form beats a 500 at the insert."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text

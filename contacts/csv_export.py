@@ -35,7 +35,9 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 def csv_cell(value: Any) -> str:
     """A value as a CSV cell that a spreadsheet shows and never runs as a formula."""
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_TRIGGERS):
+    # A text that already starts with the quote the import takes off ("'=x") gets one more, so
+    # that it imports back as it was.
+    if text.lstrip("'").startswith(FORMULA_TRIGGERS):
         return "'" + text
     return text
 

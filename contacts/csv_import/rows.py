@@ -15,6 +15,7 @@ from careops.errors import InvalidInput
 from contacts.csv_export import FORMULA_TRIGGERS
 from contacts.models import Contact, normalize_email
 from contacts.services import clean_custom_fields, clean_identity
+from contacts.services.identity import EMAIL_MAX_LENGTH
 
 MAX_ROWS = 50_000
 MAX_BYTES = 10 * 1024 * 1024
@@ -132,6 +133,11 @@ def read_text(file: Any) -> str:
             raise _refuse(
                 'The file is not UTF-8 text. In your spreadsheet, save it as "CSV UTF-8".'
             ) from None
+    else:
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: the database could not store them
+            raise _refuse("The file is not UTF-8 text.") from None
     data = data.removeprefix("\ufeff")
     if not data.strip():
         raise _refuse("The file is empty.")
@@ -200,9 +206,11 @@ def file_records(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
 
 def _unquote(value: str) -> str:
-    """Undo the export's guard against formulas ('=SUM...) so that an export imports back."""
+    """Undo the export's guard against formulas ('=SUM...) so that an export imports back. The
+    export quotes a text starting with quotes before a formula sign once more ("'=x" -> "''=x"),
+    so one quote comes off whenever quotes lead to a formula sign."""
     value = value.strip()
-    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_TRIGGERS:
+    if value.startswith("'") and value.lstrip("'").startswith(FORMULA_TRIGGERS):
         return value[1:]
     return value
 
@@ -223,6 +231,8 @@ def _custom_json(value: str) -> dict[str, Any]:
         parsed = json.loads(value)
     except ValueError:
         raise ValueError("custom_fields is not valid JSON.") from None
+    except RecursionError:  # "[[[[..." deeper than the parser's stack
+        raise ValueError("custom_fields must be a JSON object of names and values.") from None
     if not isinstance(parsed, dict):
         raise ValueError("custom_fields must be a JSON object.")
     return parsed
@@ -232,12 +242,12 @@ def _identity(email: str, phone: str) -> tuple[str, list[str]]:
     """The phone in E.164 (parsed once: it is the slow part of a row), and what is wrong with
     the email and phone."""
     problems = []
-    if email and len(email) > 254:
-        problems.append("The email address is longer than 254 characters.")
     try:
         phone = clean_identity(email, phone)[1]
     except InvalidInput as exc:
-        if "email" in exc.fields:
+        if "email" in exc.fields and len(email) > EMAIL_MAX_LENGTH:
+            problems.append(f"The email address is longer than {EMAIL_MAX_LENGTH} characters.")
+        elif "email" in exc.fields:
             problems.append(f'"{email[:80]}" is not a valid email address.')
         if "phone" in exc.fields:
             problems.append(f'"{phone[:40]}" is not a valid phone number.')

@@ -3,6 +3,7 @@ fields, consent, and which other contact already holds an address."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,12 +12,15 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
+from careops.db import storable_text
 from careops.errors import InvalidInput
 from contacts.models import Contact, Tag, normalize_email, normalize_phone
 
 MAX_CUSTOM_FIELDS = 50
 MAX_CUSTOM_KEY_LENGTH = 100
 MAX_TAGS = 50
+EMAIL_MAX_LENGTH = Contact._meta.get_field("email").max_length
+UNSTORABLE_VALUE = "a value holds a character that cannot be stored, or is not a finite number."
 # Names per `IN (...)` lookup of tags: PostgreSQL takes at most 65,535 parameters per query.
 TAG_LOOKUP_BATCH = 5_000
 
@@ -25,7 +29,10 @@ def clean_identity(email: str | None, phone: str | None) -> tuple[str, str]:
     """Normalized (email, phone), or InvalidInput naming the field that is not valid."""
     errors: dict[str, list[str]] = {}
     email = normalize_email(email)
-    if email:
+    if len(email) > EMAIL_MAX_LENGTH:
+        # validate_email takes up to 320 characters; the column holds 254 (RFC 5321's limit).
+        errors["email"] = [f"Keep the email address to {EMAIL_MAX_LENGTH} characters."]
+    elif email:
         try:
             validate_email(email)
         except ValidationError as exc:
@@ -50,6 +57,14 @@ def set_consent(contact: Contact, channel: str, granted: bool, *, now, source: s
     return [f"{channel}_consent", f"{channel}_consent_at", f"{channel}_consent_source"]
 
 
+def _storable(item: Any) -> bool:
+    """Whether PostgreSQL's jsonb takes the value: no NaN or infinity, and text it can store
+    (a CSV cell's JSON can hold a NUL or a lone surrogate, e.g. `{"a": "\\u0000"}`)."""
+    if isinstance(item, float):
+        return math.isfinite(item)
+    return storable_text(item) if isinstance(item, str) else True
+
+
 def clean_custom_fields(value: Any) -> dict[str, Any]:
     """A flat JSON object: string keys, scalar values (merges also keep lists of scalars,
     `merged_emails` and `merged_phones`). InvalidInput on `custom_fields` otherwise."""
@@ -64,11 +79,17 @@ def clean_custom_fields(value: Any) -> dict[str, Any]:
     for key, item in value.items():
         if not isinstance(key, str) or not key.strip() or len(key) > MAX_CUSTOM_KEY_LENGTH:
             problems.append(f"Name each custom field in 1 to {MAX_CUSTOM_KEY_LENGTH} characters.")
+        elif not _storable(key):
+            problems.append("A custom field's name holds a character that cannot be stored.")
         elif isinstance(item, list):
             if not all(isinstance(v, scalar) for v in item):
                 problems.append(f"'{key}': a list may hold only text, numbers or true/false.")
+            elif not all(_storable(v) for v in item):
+                problems.append(f"'{key}': {UNSTORABLE_VALUE}")
         elif not isinstance(item, scalar):
             problems.append(f"'{key}': a value must be text, a number or true/false.")
+        elif not _storable(item):
+            problems.append(f"'{key}': {UNSTORABLE_VALUE}")
     if problems:
         raise InvalidInput(fields={"custom_fields": list(dict.fromkeys(problems))})
     return dict(value)
