@@ -8,6 +8,7 @@ import structlog
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
+from careops.db import storable_text
 from careops.errors import InvalidInput
 from messaging.models import Channel, MessageTemplate
 from messaging.rendering import template_context, template_render, template_validate
@@ -32,15 +33,23 @@ SAMPLE_BOOKING = {
 SAMPLE_LINK = "https://example.com/link"
 
 _UNCHANGED: Any = object()
+NAME_MAX_LENGTH = MessageTemplate._meta.get_field("name").max_length
+UNSTORABLE = "Remove the invalid characters (a NUL or an unpaired surrogate)."
 
 
 def _clean(
     *, workspace, name: str, channel: str, subject: str, body: str, exclude_pk: int | None = None
 ) -> dict[str, str]:
     name, subject, body = name.strip(), subject.strip(), body.strip()
+    # PostgreSQL stores neither NUL nor a lone surrogate: refused here, not a 500 at the insert.
+    texts = {"name": name, "subject": subject, "body": body}
+    if unstorable := [key for key, text in texts.items() if not storable_text(text)]:
+        raise InvalidInput(fields={key: [UNSTORABLE] for key in unstorable})
     fields: dict[str, list[str]] = {}
     if not name:
         fields["name"] = ["Name the template."]
+    elif len(name) > NAME_MAX_LENGTH:  # the column's limit: longer would fail the insert
+        fields["name"] = [f"Keep the name under {NAME_MAX_LENGTH} characters."]
     elif (
         MessageTemplate.objects.for_workspace(workspace)
         .annotate(lower_name=Lower("name"))

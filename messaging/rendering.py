@@ -11,6 +11,7 @@ rather than rendering as blank in a client's inbox.
 from __future__ import annotations
 
 import datetime
+import functools
 from decimal import Decimal
 from functools import cache, lru_cache
 from types import MappingProxyType
@@ -26,6 +27,7 @@ from django.template import (
 )
 from django.template.base import FilterExpression, Node, TextNode, Variable, VariableNode
 from django.template.defaulttags import CommentNode, FirstOfNode, ForNode, IfNode, WithNode
+from django.utils.safestring import mark_safe
 
 from careops.errors import InvalidInput
 
@@ -53,13 +55,113 @@ FILTERS = (
 )
 # Nested loops multiply: three loops over a long string would keep a worker busy for minutes.
 MAX_LOOP_DEPTH = 2
+# Blocks inside blocks: Django compiles and renders them recursively, and a few hundred levels
+# (which fit in the body) exhaust Python's stack.
+MAX_NESTING = 20
 MAX_BODY_LENGTH = 5000
+MAX_SUBJECT_LENGTH = 255  # the column of MessageTemplate.subject
+# What one render may produce, and what a loop walks: a long form answer looped over twice,
+# or joined with a long separator, would otherwise keep a worker busy for minutes.
+MAX_OUTPUT_LENGTH = 20_000
+MAX_LOOP_ITEMS = 100
+MAX_DECIMAL_PLACES = 20
+_SPENT = "sandbox_output_spent"  # render_context key: characters the loops produced so far
+
+
+def _guarded(func):
+    """A curated filter that renders as nothing when the data does not suit it (`first` of a
+    number, a time format on a date), as an unknown variable does, instead of failing the send
+    of a template that was valid when saved; its text is capped at MAX_OUTPUT_LENGTH."""
+
+    @functools.wraps(func)  # keeps the flags (is_safe, needs_autoescape) and the signature
+    def guarded(*args, **kwargs):
+        try:
+            result = func(*args, **kwargs)
+        except Exception:  # the data of one render is not the template's fault: see above
+            return ""
+        if isinstance(result, str) and len(result) > MAX_OUTPUT_LENGTH:
+            return result[:MAX_OUTPUT_LENGTH]
+        return result
+
+    return guarded
+
+
+@functools.wraps(defaultfilters.floatformat)  # its is_safe flag and signature
+def _floatformat(text, arg=-1):
+    """floatformat with at most MAX_DECIMAL_PLACES places: Django pads to any number asked
+    for, and a million places is a megabyte of zeros."""
+    try:
+        places = int(str(arg).rstrip("gu") or -1)
+    except ValueError:
+        places = 0  # floatformat itself shows the value unchanged
+    if abs(places) > MAX_DECIMAL_PLACES:
+        return ""
+    return defaultfilters.floatformat(text, arg)
+
+
+class BoundedForNode(ForNode):
+    """{% for %} in the sandbox: over the first MAX_LOOP_ITEMS items, and no further once the
+    render's loops have produced MAX_OUTPUT_LENGTH characters. A sequence it cannot walk (a
+    number, items that do not unpack into the loop's names) renders as nothing, as an unknown
+    variable does, where Django's loop would raise at send time."""
+
+    def render(self, context):
+        values = self.sequence.resolve(context, ignore_failures=True)
+        try:
+            values = list(values or ())
+        except TypeError:  # a number, a date: nothing to walk
+            values = []
+        if self.is_reversed:
+            values.reverse()
+        values = values[:MAX_LOOP_ITEMS]
+        if not values:
+            return self.nodelist_empty.render(context)
+        parentloop = context.get("forloop", {})
+        parts = []
+        with context.push():
+            loop = context["forloop"] = {"parentloop": parentloop}
+            for i, item in enumerate(values):
+                loop.update(
+                    counter0=i,
+                    counter=i + 1,
+                    revcounter=len(values) - i,
+                    revcounter0=len(values) - i - 1,
+                    first=i == 0,
+                    last=i == len(values) - 1,
+                )
+                try:
+                    names = (
+                        dict(zip(self.loopvars, item, strict=True))
+                        if len(self.loopvars) > 1
+                        else {self.loopvars[0]: item}
+                    )
+                except (TypeError, ValueError):
+                    return ""
+                with context.push(names):
+                    text = self.nodelist_loop.render(context)
+                parts.append(text)
+                # Nested loops count their text twice (inner and outer): a bound, not a tally.
+                spent = context.render_context.get(_SPENT, 0) + len(text)
+                context.render_context[_SPENT] = spent
+                if spent > MAX_OUTPUT_LENGTH:
+                    break
+        return mark_safe("".join(parts))  # noqa: S308 - autoescape is off: text, not HTML
+
+
+def _do_for(parser, token):
+    node = defaulttags.do_for(parser, token)
+    return BoundedForNode(
+        node.loopvars, node.sequence, node.is_reversed, node.nodelist_loop, node.nodelist_empty
+    )
+
 
 register = Library()
 for _name in TAGS:
     register.tags[_name] = defaulttags.register.tags[_name]
+register.tags["for"] = _do_for
 for _name in FILTERS:
-    register.filters[_name] = defaultfilters.register.filters[_name]
+    register.filters[_name] = _guarded(defaultfilters.register.filters[_name])
+register.filters["floatformat"] = _guarded(_floatformat)
 
 
 class SandboxEngine(Engine):
@@ -172,7 +274,12 @@ def _check_condition(condition: Any, scope: frozenset[str], problems: list[str])
     _check_condition(getattr(condition, "second", None), scope, problems)
 
 
-def _check_nodes(nodes, scope: frozenset[str], depth: int, problems: list[str]) -> None:
+def _check_nodes(
+    nodes, scope: frozenset[str], depth: int, problems: list[str], nesting: int = 0
+) -> None:
+    if nesting > MAX_NESTING:
+        problems.append(f"Blocks may be nested {MAX_NESTING} deep at most.")
+        return
     for node in nodes:
         if isinstance(node, TextNode | CommentNode):
             continue
@@ -181,19 +288,20 @@ def _check_nodes(nodes, scope: frozenset[str], depth: int, problems: list[str]) 
         elif isinstance(node, IfNode):
             for condition, nodelist in node.conditions_nodelists:
                 _check_condition(condition, scope, problems)
-                _check_nodes(nodelist, scope, depth, problems)
+                _check_nodes(nodelist, scope, depth, problems, nesting + 1)
         elif isinstance(node, ForNode):
             if depth >= MAX_LOOP_DEPTH:
                 problems.append(f"Loops may be nested {MAX_LOOP_DEPTH} deep at most.")
                 continue
             _check_expression(node.sequence, scope, problems)
             inner = scope | {*node.loopvars, "forloop"}
-            _check_nodes(node.nodelist_loop, inner, depth + 1, problems)
-            _check_nodes(node.nodelist_empty, scope, depth, problems)
+            _check_nodes(node.nodelist_loop, inner, depth + 1, problems, nesting + 1)
+            _check_nodes(node.nodelist_empty, scope, depth, problems, nesting + 1)
         elif isinstance(node, WithNode):
             for expression in node.extra_context.values():
                 _check_expression(expression, scope, problems)
-            _check_nodes(node.nodelist, scope | set(node.extra_context), depth, problems)
+            inner = scope | set(node.extra_context)
+            _check_nodes(node.nodelist, inner, depth, problems, nesting + 1)
         elif isinstance(node, FirstOfNode):
             for expression in node.vars:
                 _check_expression(expression, scope, problems)
@@ -206,6 +314,8 @@ def _template_problems(source: str) -> list[str]:
         template = _compile(source)
     except TemplateSyntaxError as exc:
         return [str(exc)]
+    except RecursionError:  # Django's parser recurses into each block
+        return [f"Blocks may be nested {MAX_NESTING} deep at most."]
     problems: list[str] = []
     _check_nodes(template.nodelist, frozenset(KNOWN_ROOTS), 0, problems)
     return list(dict.fromkeys(problems))
@@ -214,6 +324,8 @@ def _template_problems(source: str) -> list[str]:
 def template_validate(subject: str, body: str) -> None:
     """Refuse a template that does not compile in the sandbox or names unknown variables."""
     fields: dict[str, list[str]] = {}
+    if len(subject) > MAX_SUBJECT_LENGTH:
+        fields["subject"] = [f"Keep the subject under {MAX_SUBJECT_LENGTH} characters."]
     if len(body) > MAX_BODY_LENGTH:
         fields["body"] = [f"Keep the text under {MAX_BODY_LENGTH} characters."]
     for name, source in (("subject", subject), ("body", body)):
@@ -231,7 +343,7 @@ def render_text(source: str, context: dict[str, Any]) -> str:
     if not source:
         return ""
     frozen = {key: _plain(value) for key, value in context.items()}
-    return _compile(source).render(Context(frozen, autoescape=False))
+    return _compile(source).render(Context(frozen, autoescape=False))[:MAX_OUTPUT_LENGTH]
 
 
 def template_render(template, context: dict[str, Any]) -> tuple[str, str]:
@@ -241,4 +353,6 @@ def template_render(template, context: dict[str, Any]) -> tuple[str, str]:
         body = render_text(template.body, context).strip()
     except TemplateSyntaxError as exc:
         raise InvalidInput(fields={"body": [str(exc)]}) from None
+    except RecursionError:  # saved before MAX_NESTING was checked
+        raise InvalidInput(fields={"body": [f"Blocks nest {MAX_NESTING} deep at most."]}) from None
     return subject, body
