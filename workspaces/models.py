@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
@@ -38,6 +38,21 @@ class WorkspaceDeactivated(Forbidden):
 def normalize_email(email: str) -> str:
     """Emails are compared and stored lower-cased, so one address is one account."""
     return (email or "").strip().lower()
+
+
+def local_midnight(day: date, zone: tzinfo) -> datetime:
+    """The moment `day` begins in `zone`: the local 00:00 after which the clock shows `day`
+    or later. Where 00:00 does not exist (DST starts at midnight) that is the first moment
+    after the gap. Where it comes twice, the first one, unless the clocks fell back across
+    midnight in between (St John's in 1987, Casey in 2010: 00:00, 00:01, then 23:01 of the day
+    before): then the day begins at the second."""
+    first = datetime.combine(day, time.min, tzinfo=zone)
+    second = first.replace(fold=1)
+    if second.utcoffset() < first.utcoffset():  # 00:00 is ambiguous; compute in UTC
+        before_second = second.astimezone(UTC) - timedelta(microseconds=1)
+        if before_second.astimezone(zone).date() < day:
+            return second
+    return first
 
 
 def validate_timezone(value: str) -> None:
@@ -176,12 +191,17 @@ class Workspace(TimestampedModel):
         return zoneinfo.ZoneInfo(self.timezone or "UTC")
 
     def today(self, now: datetime | None = None) -> date:
-        """The date on its clock now (or at `now`)."""
-        return timezone.localtime(now or timezone.now(), self.zone).date()
+        """The date on its clock now (or at `now`): the day whose midnights hold the moment."""
+        moment = now or timezone.now()
+        day = timezone.localtime(moment, self.zone).date()
+        # Clocks that fall back across midnight show the next date for a while, then the
+        # previous one again; those minutes belong to the day that has not yet ended. (In UTC:
+        # two times of one zone compare by their wall clocks, whatever their fold.)
+        return day - timedelta(days=1) if moment.astimezone(UTC) < self.midnight(day) else day
 
     def midnight(self, day: date) -> datetime:
         """The moment one of its days begins (aware; a DST day begins at its own offset)."""
-        return datetime.combine(day, time.min, tzinfo=self.zone)
+        return local_midnight(day, self.zone)
 
     def local_text(self, moment: datetime, fmt: str) -> str:
         """A moment as its clients read it: on its clock, in a date format ("l j F, H:i")."""

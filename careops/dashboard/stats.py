@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,7 @@ from careops.errors import InvalidInput
 from contacts.models import Contact
 from forms.models import FormSubmission
 from messaging.models import Message
+from workspaces.models import local_midnight
 
 if TYPE_CHECKING:
     from workspaces.models import Workspace
@@ -64,13 +65,12 @@ class Period:
     @property
     def start_at(self) -> datetime:
         """The local midnight that opens the period, in UTC."""
-        return datetime.combine(self.start, time.min, tzinfo=self.zone).astimezone(UTC)
+        return local_midnight(self.start, self.zone).astimezone(UTC)
 
     @property
     def end_at(self) -> datetime:
         """The local midnight after `end`, in UTC: the period is `start_at <= t < end_at`."""
-        next_day = self.end + timedelta(days=1)
-        return datetime.combine(next_day, time.min, tzinfo=self.zone).astimezone(UTC)
+        return local_midnight(self.end + timedelta(days=1), self.zone).astimezone(UTC)
 
     def dates(self) -> list[date]:
         return [self.start + timedelta(days=offset) for offset in range(self.days)]
