@@ -16,6 +16,7 @@ from rest_framework_simplejwt.views import TokenRefreshView
 
 from careops.errors import InvalidInput, LockedOut
 from careops.schema import ErrorSerializer
+from careops.serializers import row_of
 from careops.tenancy import WorkspaceViewSetMixin
 from careops.throttling import ScopedRateThrottle
 from workspaces import selectors, services
@@ -44,14 +45,7 @@ class UserBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, user: User) -> dict:
-        return user_brief(user)
-
-
-def user_brief(user: User | None) -> dict | None:
-    """UserBriefSerializer's output, built directly: the big lists nest one in every row."""
-    if user is None:
-        return None
-    return {"id": user.pk, "name": user.name, "email": user.email}
+        return row_of(user, USER_BRIEF_FIELDS)
 
 
 class WorkspaceSerializer(serializers.ModelSerializer):
