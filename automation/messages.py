@@ -15,7 +15,7 @@ from typing import Any
 from automation.engine import RunResult
 from automation.models import AutomationRun, Rule
 from careops.errors import InvalidInput
-from messaging.bulk import NewOutbound, messages_queue
+from messaging.bulk import NewOutbound, contacts_conversations, messages_queue
 from messaging.models import Channel, Conversation
 from messaging.rendering import template_context, template_render
 from messaging.services import NoChannel, choose_channel
@@ -166,7 +166,7 @@ def sends_automated(sends: list[AutomatedSend]) -> list[RunResult]:
     send_automated decides it. Reads each rule.workspace."""
     skipped = AutomationRun.Outcome.SKIPPED
     # Decided before a conversation is opened for the contact: a skip writes nothing.
-    conversations = _conversations([send.contact for send in sends])
+    conversations = contacts_conversations([send.contact for send in sends])
     results: list[RunResult | None] = []
     queued: list[tuple[int, AutomatedSend, Draft]] = []
     for index, send in enumerate(sends):
@@ -212,16 +212,3 @@ def sends_automated(sends: list[AutomatedSend]) -> list[RunResult]:
             message_id=message.pk,
         )
     return results  # type: ignore[return-value]  # every None was filled in above
-
-
-def _conversations(contacts) -> dict[int, Conversation]:
-    """The contacts' conversations, by contact id (those who have one)."""
-    if not contacts:
-        return {}
-    return {
-        conversation.contact_id: conversation
-        for conversation in Conversation.objects.filter(
-            workspace_id__in={contact.workspace_id for contact in contacts},
-            contact_id__in=[contact.pk for contact in contacts],
-        )
-    }

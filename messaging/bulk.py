@@ -99,9 +99,18 @@ def _conversations_open(outbound: list[NewOutbound]) -> dict[int, Conversation]:
             [Conversation(workspace_id=c.workspace_id, contact=c) for c in contacts],
             ignore_conflicts=True,
         )
-        for conversation in Conversation.objects.filter(
-            workspace_id__in={c.workspace_id for c in contacts},
-            contact_id__in=[c.pk for c in contacts],
-        ):
-            conversations[conversation.contact_id] = conversation
+        conversations.update(contacts_conversations(contacts))
     return conversations
+
+
+def contacts_conversations(contacts) -> dict[int, Conversation]:
+    """The contacts' conversations, by contact id (those who have one): one query."""
+    if not contacts:
+        return {}
+    return {
+        conversation.contact_id: conversation
+        for conversation in Conversation.objects.filter(
+            workspace_id__in={contact.workspace_id for contact in contacts},
+            contact_id__in=[contact.pk for contact in contacts],
+        )
+    }
