@@ -252,7 +252,11 @@ SEND_BATCH = 100
 
 
 def reminder_run_key(reminder: Reminder) -> str:
-    return f"reminder:{reminder.pk}:{reminder.booking_start.isoformat()}"
+    return _run_key(reminder.pk, reminder.booking_start)
+
+
+def _run_key(reminder_id: int, booking_start: datetime) -> str:
+    return f"reminder:{reminder_id}:{booking_start.isoformat()}"
 
 
 def _runs_done(keys: list[str]):
@@ -263,7 +267,7 @@ def reminder_previous_run(reminder_id: int, booking_start: datetime) -> Automati
     """The run that already dealt with this reminder for this start (sent, or skipped by the
     rule's message: a paused conversation, no channel), if any: then nothing more is sent.
     The sweep (for a batch at once) and the dry run both ask it."""
-    return _runs_done([f"reminder:{reminder_id}:{booking_start.isoformat()}"]).first()
+    return _runs_done([_run_key(reminder_id, booking_start)]).first()
 
 
 def reminders_due(now: datetime):
