@@ -13,6 +13,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from careops.models import WorkspaceOwnedModel
 
@@ -114,6 +115,9 @@ class FormSubmission(WorkspaceOwnedModel):
     submitted_ip = models.GenericIPAddressField(null=True, blank=True)
     # Part of the signed public link; a new nonce revokes the links sent before.
     token_nonce = models.CharField(max_length=24, default=_token_nonce, editable=False)
+    # When this nonce was issued: the link's signed time, so the link sent and the link the API
+    # shows are one string, and it expires settings.FORM_LINK_MAX_AGE_DAYS after this.
+    link_issued_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         constraints = [

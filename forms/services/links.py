@@ -23,14 +23,27 @@ class LinkInvalid(InvalidInput):
     default_message = "This link is not valid."
 
 
+class _IssuedSigner(signing.TimestampSigner):
+    """A TimestampSigner that stamps a given time instead of the clock's."""
+
+    def __init__(self, issued_at: datetime, **kwargs):
+        super().__init__(**kwargs)
+        self.issued_at = issued_at
+
+    def timestamp(self) -> str:
+        return signing.b62_encode(int(self.issued_at.timestamp()))
+
+
 def _signer() -> signing.TimestampSigner:
     return signing.TimestampSigner(salt=LINK_SALT)
 
 
 def submission_token(submission: FormSubmission) -> str:
     """The signed token of the client's link: names the submission and its token_nonce, and
-    expires settings.FORM_LINK_MAX_AGE_DAYS after it is issued."""
-    return _signer().sign_object({"s": submission.pk, "n": submission.token_nonce}, compress=True)
+    expires settings.FORM_LINK_MAX_AGE_DAYS after the nonce was issued (link_issued_at). The
+    same submission gives the same token however often it is asked for."""
+    signer = _IssuedSigner(submission.link_issued_at, salt=LINK_SALT)
+    return signer.sign_object({"s": submission.pk, "n": submission.token_nonce}, compress=True)
 
 
 def submission_link(submission: FormSubmission) -> str:

@@ -198,6 +198,7 @@ def submission_resend(
         if not locked.is_open:
             raise Conflict("This form is completed: there is no link to send again.")
         submission.token_nonce = FormSubmission._meta.get_field("token_nonce").get_default()
+        submission.link_issued_at = now
         submission.due_at = max(locked.due_at, now + timedelta(hours=locked.template.due_hours))
         submission.status, submission.overdue_at = locked.status, locked.overdue_at
         if locked.status == FormSubmission.Status.OVERDUE:
@@ -205,7 +206,14 @@ def submission_resend(
                 raise Conflict("This form can no longer be sent again.")
             submission.status, submission.overdue_at = FormSubmission.Status.PENDING, None
         submission.save(
-            update_fields=["token_nonce", "due_at", "status", "overdue_at", "updated_at"]
+            update_fields=[
+                "token_nonce",
+                "link_issued_at",
+                "due_at",
+                "status",
+                "overdue_at",
+                "updated_at",
+            ]
         )
         _deliver(submission, actor=actor, channel=channel)
     log.info("form_resent", submission_id=submission.pk, actor_id=getattr(actor, "pk", None))

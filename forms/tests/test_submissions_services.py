@@ -260,6 +260,15 @@ def test_a_forged_token_is_invalid(submission):
         assert caught.value.extra == {"reason": "invalid"}
 
 
+def test_a_submission_has_one_link_whenever_it_is_asked_for(submission):
+    """The link is signed with the time its nonce was issued, not the clock's: the link in the
+    message and the link the API shows are one string, even a second apart."""
+    first = submission_token(submission)
+    with time_machine.travel(submission.link_issued_at + timedelta(seconds=61), tick=False):
+        assert submission_token(submission) == first
+        assert submission_from_token(first) == submission
+
+
 def test_a_new_nonce_revokes_the_links_sent_before(submission):
     token = submission_token(submission)
     submission.token_nonce = "fresh-nonce"
@@ -272,8 +281,8 @@ def test_a_new_nonce_revokes_the_links_sent_before(submission):
 
 def test_the_link_expires_after_the_configured_days(submission, settings):
     settings.FORM_LINK_MAX_AGE_DAYS = 30
-    with time_machine.travel(datetime(2026, 3, 1, 12, tzinfo=UTC), tick=False):
-        token = submission_token(submission)
+    submission.link_issued_at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    token = submission_token(submission)
     with time_machine.travel(datetime(2026, 3, 31, 11, 59, tzinfo=UTC), tick=False):
         assert submission_from_token(token) == submission
     later = time_machine.travel(datetime(2026, 3, 31, 12, 1, tzinfo=UTC), tick=False)
