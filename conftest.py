@@ -4,11 +4,14 @@ browser-session client for the pages; and the local stand-in for email and SMS p
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from careops import rls
 from careops.celery import app as celery_app
 from messaging.tests.stand_in import StandIn
 from workspaces.models import Membership
@@ -27,6 +30,28 @@ def _celery_eager(request):
     yield
     celery_app.conf.task_always_eager = False
     celery_app.conf.task_eager_propagates = False
+
+
+@pytest.fixture(autouse=True)
+def _workspace_scope(request):
+    """Each test starts in the all-workspaces scope (careops.rls), as a request or task does.
+
+    With CAREOPS_TEST_APP_ROLE=1, every test on the database runs as the application's role,
+    which row-level security binds (tests.app_role): the whole suite then proves the app works
+    under the policies."""
+    token = rls._scope.set(rls.ALL)
+    if (
+        os.environ.get("CAREOPS_TEST_APP_ROLE") == "1"
+        and "db" in request.fixturenames
+        and "transactional_db" not in request.fixturenames
+    ):
+        from tests.app_role import become_app_role
+
+        request.getfixturevalue("db")
+        request.getfixturevalue("settings").DATABASE_RLS = True
+        become_app_role()
+    yield
+    rls._scope.reset(token)
 
 
 @pytest.fixture(autouse=True)

@@ -39,6 +39,7 @@ from bookings.services import (
     booking_manage_token,
     booking_reschedule_by_client,
 )
+from careops import rls
 from careops.errors import DomainError, InvalidInput, NotFound
 from careops.forms import add_domain_errors
 from careops.ratelimit import submission_allowed
@@ -170,6 +171,7 @@ def _not_live(request: HttpRequest, workspace: Workspace) -> HttpResponse:
 def booking_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The business's services, to choose one."""
     workspace = get_object_or_404(Workspace, slug=slug)
+    rls.narrow(workspace.pk)
     if not workspace.is_active:
         return _not_live(request, workspace)
     booking_types = (
@@ -193,6 +195,7 @@ def booking_page_type(request: HttpRequest, slug: str, type_slug: str) -> HttpRe
         slug=type_slug,
         is_active=True,
     )
+    rls.narrow(booking_type.workspace_id)
     if not booking_type.workspace.is_active:
         return _not_live(request, booking_type.workspace)
     tz = _visitor_tz(request, booking_type.workspace.timezone)
@@ -288,9 +291,11 @@ def _book(request: HttpRequest, booking_type: BookingType, tz: str) -> HttpRespo
 
 def _booking_by_token(token: str) -> Booking | None:
     try:
-        return booking_from_manage_token(token)
+        booking = booking_from_manage_token(token)
     except (InvalidInput, NotFound):
         return None
+    rls.narrow(booking.workspace_id)
+    return booking
 
 
 def _link_invalid(request: HttpRequest) -> HttpResponse:

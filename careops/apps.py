@@ -6,4 +6,12 @@ class CareopsConfig(AppConfig):
     verbose_name = "CareOps platform"
 
     def ready(self) -> None:
-        from careops import receivers  # noqa: F401
+        from django.db.backends.signals import connection_created
+
+        from careops import receivers, rls  # noqa: F401
+
+        connection_created.connect(
+            lambda sender, connection, **kwargs: rls.install(connection),
+            weak=False,
+            dispatch_uid="careops.rls.install",
+        )

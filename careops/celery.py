@@ -7,7 +7,7 @@ import os
 
 import structlog
 from celery import Celery, bootsteps
-from celery.signals import setup_logging
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careops.settings")
 
@@ -24,6 +24,28 @@ def use_django_logging(**kwargs) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+@before_task_publish.connect
+def carry_workspace_scope(headers=None, **kwargs) -> None:
+    """A task runs in the row-level-security scope that published it (careops.rls)."""
+    from careops import rls
+
+    rls.task_headers(headers)
+
+
+@task_prerun.connect
+def enter_workspace_scope(task_id=None, task=None, **kwargs) -> None:
+    from careops import rls
+
+    rls.task_started(task_id, task.request)
+
+
+@task_postrun.connect
+def leave_workspace_scope(task_id=None, **kwargs) -> None:
+    from careops import rls
+
+    rls.task_ended(task_id)
 
 
 class HeartbeatStep(bootsteps.StartStopStep):

@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Each request starts in the all-workspaces scope and narrows to its workspace (careops.rls).
+    "careops.rls.WorkspaceScopeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -138,6 +140,10 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
         _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
         _db["CONN_HEALTH_CHECKS"] = True
     _options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+
+# Row-level security (careops.rls): on when the app connects as the role `manage.py db_app_role`
+# makes, which cannot bypass the policies; each transaction is then given the request's workspace.
+DATABASE_RLS = _db["ENGINE"].endswith("postgresql") and env.bool("DATABASE_RLS", default=False)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

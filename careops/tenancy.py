@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from rest_framework.permissions import BasePermission
 
+from careops import rls
 from careops.errors import Forbidden, NotFound, WorkspaceRequired
 from workspaces.models import Membership, WorkspaceDeactivated
 
@@ -82,6 +83,7 @@ def _bind(request: HttpRequest, membership: Membership) -> Membership:
         raise WorkspaceDeactivated(membership.workspace)
     request.membership = membership
     request.workspace = membership.workspace
+    rls.narrow(membership.workspace_id)
     structlog.contextvars.bind_contextvars(
         workspace_id=membership.workspace_id, user_id=membership.user_id
     )
@@ -224,7 +226,9 @@ def workspace_context_processor(request: HttpRequest) -> dict[str, Any]:
     return {
         "current_membership": getattr(request, "membership", None),
         "current_workspace": getattr(request, "workspace", None),
-        "switcher_memberships": Membership.objects.select_related("workspace")
-        .filter(user=user)
-        .order_by("workspace__name"),
+        "switcher_memberships": rls.AcrossWorkspaces(
+            Membership.objects.select_related("workspace")
+            .filter(user=user)
+            .order_by("workspace__name")
+        ),
     }

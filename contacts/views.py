@@ -13,6 +13,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import ListView
 
+from careops import rls
 from careops.errors import DomainError, InvalidInput
 from careops.forms import add_domain_errors
 from careops.ratelimit import submission_allowed
@@ -165,6 +166,7 @@ def contact_form(request, slug: str):
     drop, so every embedded submission would fail. The honeypot and the per-address rate limit
     stand guard instead."""
     workspace = get_object_or_404(Workspace, slug=slug)
+    rls.narrow(workspace.pk)
     context = {"workspace": workspace, "state": "form"}
     if not workspace.is_active:
         if not _is_member(request, workspace):

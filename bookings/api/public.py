@@ -22,6 +22,7 @@ from bookings import selectors, services
 from bookings.availability import available_slots
 from bookings.models import Booking, BookingType
 from bookings.setup_services import member_or_none
+from careops import rls
 from careops.errors import InvalidInput, NotFound
 from careops.schema import ErrorSerializer
 from workspaces.models import Workspace
@@ -66,6 +67,7 @@ def workspace_by_slug(slug: str) -> Workspace:
     if workspace is None:
         raise NotFound()
     workspace.check_accepting_clients()
+    rls.narrow(workspace.pk)
     return workspace
 
 

@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from careops import rls
 from careops.errors import NotFound
 from careops.pagination import KeysetPagination, PageNumberPagination
 from careops.serializers import datetimes_renderer, row_of
@@ -304,6 +305,7 @@ class ContactViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
         workspace = Workspace.objects.filter(slug=data["workspace"]).first()
         if workspace is None:
             raise NotFound()
+        rls.narrow(workspace.pk)
         services.contact_form_submit(
             workspace=workspace,
             message=data["message"],

@@ -17,6 +17,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
+from careops import rls
 from careops.errors import InvalidInput
 from careops.parsers import loads_json
 from careops.ratelimit import client_ip
@@ -170,6 +171,7 @@ class PublicSubmissionCreateMixin:
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         submission = submission_from_token(data["token"])
+        rls.narrow(submission.workspace_id)
         if not isinstance(data["answers"], dict):
             raise InvalidInput(fields={"answers": ["Give the answers as an object."]})
         submission = submission_submit(

@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
+from careops import rls
 from careops.errors import InvalidInput
 from careops.ratelimit import client_ip
 from forms import fields as f
@@ -132,6 +133,7 @@ def form_public(request: HttpRequest, token: str) -> HttpResponse:
         submission = submission_from_token(token)
     except LinkInvalid as exc:
         return _invalid(request, exc)
+    rls.narrow(submission.workspace_id)
     if not submission.is_open:
         return _already(request, submission, status=409 if request.method == "POST" else 200)
     if request.method == "GET":
@@ -172,6 +174,7 @@ def form_public_done(request: HttpRequest, token: str) -> HttpResponse:
         submission = submission_from_token(token)
     except LinkInvalid as exc:
         return _invalid(request, exc)
+    rls.narrow(submission.workspace_id)
     if submission.is_open:
         return redirect("form-public", token=token)
     context = {"submission": submission, "workspace": submission.workspace}
