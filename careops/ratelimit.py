@@ -9,6 +9,8 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from rest_framework.throttling import SimpleRateThrottle
 
+from careops.throttling import CountersUnavailable, window_count
+
 log = structlog.get_logger(__name__)
 
 
@@ -30,9 +32,18 @@ def _rate(scope: str) -> tuple[int, int]:
 
 def submission_allowed(request: HttpRequest, *, bucket: str, scope: str = "contact_form") -> bool:
     """At most `count` submissions per address and bucket (a form: "contact-form:<workspace
-    id>") in a fixed window of `seconds`, the rate being the API throttle rate `scope`."""
+    id>") in a fixed window of `seconds`, the rate being the API throttle rate `scope`.
+
+    Counted in Redis like the API's throttles (careops.throttling.window_count): atomic and
+    shared by every process. Without REDIS_URL (the quickstart's one process), in its cache."""
     count, seconds = _rate(scope)
-    key = f"{bucket}:{client_ip(request)}"
+    key = f"ratelimit:{bucket}:{client_ip(request)}"
+    try:
+        counted = window_count(key, seconds)
+    except CountersUnavailable:
+        return True  # an outage of the counters must not turn away the business's clients
+    if counted is not None:
+        return counted[0] <= count
     try:
         cache.add(key, 0, timeout=seconds)
         return cache.incr(key) <= count

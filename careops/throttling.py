@@ -109,6 +109,37 @@ def _count(client: redis.Redis, key: str, duration: int) -> tuple[int, int]:
     return count, ttl_ms
 
 
+class CountersUnavailable(Exception):
+    """Redis is configured but cannot be reached: the caller lets the request through."""
+
+
+def window_count(key: str, duration: int) -> tuple[int, int] | None:
+    """Count one hit on `key` in a fixed window of `duration` seconds (the module docstring):
+    (hits in the window so far, milliseconds left in it). None without REDIS_URL;
+    CountersUnavailable while Redis cannot be reached (one warning per outage and process)."""
+    global _unavailable
+    client = redis_client()
+    if client is None:
+        return None
+    try:
+        count, ttl_ms = _count(client, key, duration)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        if not _unavailable:
+            _unavailable = True
+            log.warning(
+                "throttle_redis_unavailable",
+                scope=key.split(":")[1] if ":" in key else key,
+                error_type=type(exc).__name__,
+                error=str(exc),
+            )
+        raise CountersUnavailable from exc
+    if _unavailable:
+        _unavailable = False
+        log.info("throttle_redis_available")
+    # -1 (no expiry) cannot follow EXPIRE NX in the same transaction; be safe anyway.
+    return count, ttl_ms if ttl_ms >= 0 else duration * 1000
+
+
 class SimpleRateThrottle(throttling.SimpleRateThrottle):
     """DRF's SimpleRateThrottle, counting in Redis (see the module docstring). The shared
     base of the classes below: each puts DRF's class first, so DRF's `get_cache_key` and
@@ -118,9 +149,7 @@ class SimpleRateThrottle(throttling.SimpleRateThrottle):
     _window_left_ms: int | None = None  # set when Redis counted this request
 
     def allow_request(self, request, view) -> bool:
-        global _unavailable
-        client = redis_client()
-        if client is None:
+        if redis_client() is None:
             return super().allow_request(request, view)
         if self.rate is None:
             return True
@@ -128,22 +157,9 @@ class SimpleRateThrottle(throttling.SimpleRateThrottle):
         if self.key is None:
             return True
         try:
-            count, ttl_ms = _count(client, self.key, self.duration)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            if not _unavailable:
-                _unavailable = True
-                log.warning(
-                    "throttle_redis_unavailable",
-                    scope=self.scope,
-                    error_type=type(exc).__name__,
-                    error=str(exc),
-                )
+            count, self._window_left_ms = window_count(self.key, self.duration)
+        except CountersUnavailable:
             return True
-        if _unavailable:
-            _unavailable = False
-            log.info("throttle_redis_available")
-        # -1 (no expiry) cannot follow EXPIRE NX in the same transaction; be safe anyway.
-        self._window_left_ms = ttl_ms if ttl_ms >= 0 else self.duration * 1000
         return count <= self.num_requests
 
     def wait(self) -> float | None:

@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from careops import throttling
+from careops.ratelimit import submission_allowed
 from careops.throttling import SimpleRateThrottle, reset_pool
 from tests.concurrency import race
 from tests.processes import free_port, wait_for
@@ -161,6 +162,31 @@ def test_wait_is_the_time_left_in_the_window_rounded_up(counters):
 
     assert not throttle.allow_request(None, None)
     assert throttle.wait() == 3
+
+
+# --- The public forms' limit ------------------------------------------------------------------
+
+
+def _visitor(rf):
+    return rf.post("/b/alpha/", REMOTE_ADDR="203.0.113.9")
+
+
+def test_public_form_limits_count_in_redis_for_every_process(rf, counters, monkeypatch):
+    monkeypatch.setitem(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "contact_form", "3/hour")
+    key = "ratelimit:contact-form:7:203.0.113.9"
+
+    allowed = [submission_allowed(_visitor(rf), bucket="contact-form:7") for _ in range(4)]
+
+    assert allowed == [True, True, True, False]
+    assert counters.get(key) == "4"  # one INCR per submission, in the Redis every process uses
+    assert 3500 < counters.ttl(key) <= 3600
+    assert submission_allowed(_visitor(rf), bucket="contact-form:8")  # each form its own count
+
+
+def test_public_forms_stay_open_while_redis_is_unreachable(rf, monkeypatch):
+    monkeypatch.setitem(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "contact_form", "1/hour")
+    with override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):
+        assert all(submission_allowed(_visitor(rf), bucket="contact-form:7") for _ in range(3))
 
 
 # --- Without Redis ----------------------------------------------------------------------------
