@@ -264,6 +264,11 @@ def available_slots(
         if wanted not in calendar_ids:
             raise InvalidInput(fields={"staff": ["This person does not offer this service."]})
         calendar_ids = [wanted]
+    # No slot starts before today or after the horizon: a range reaching past them is cut to
+    # them, which also keeps its ends real days (there is none after 9999-12-31).
+    today = now.astimezone(visitor_zone).date()
+    start_date = max(start_date, today - timedelta(days=1))
+    end_date = min(end_date, today + timedelta(days=booking_type.horizon_days + 1))
     if end_date < start_date:
         return []
     range_start = datetime.combine(start_date, datetime.min.time(), tzinfo=visitor_zone)

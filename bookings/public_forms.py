@@ -7,16 +7,22 @@ from datetime import UTC, datetime
 
 from django import forms
 
+# No page offers a slot outside these, and near the ends of the calendar the arithmetic that
+# follows a start (its end, the visitor's zone) would overflow.
+EARLIEST_START = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_START = datetime(3000, 1, 1, tzinfo=UTC)
+
 
 def parse_start(value: str | None) -> datetime | None:
     """A chosen slot's start as the pages send it (ISO 8601 in UTC), or None when malformed."""
     try:
         moment = datetime.fromisoformat((value or "").strip())
-    except ValueError:
+        if moment.tzinfo is None:
+            return None
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if moment.tzinfo is None:
-        return None
-    return moment.astimezone(UTC)
+    return moment if EARLIEST_START <= moment < LATEST_START else None
 
 
 def format_start(moment: datetime) -> str:

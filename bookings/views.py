@@ -38,6 +38,8 @@ STATUS_ACTIONS = {
 
 # The calendar grid: quarter-hour rows, 08:00-18:00 unless a booking reaches further.
 SLOT_MINUTES = 15
+# A ?date= this near either end of the calendar has no week or step around it (OverflowError).
+CALENDAR_MARGIN = timedelta(days=14)
 DAY_STARTS, DAY_ENDS = 8, 18
 
 
@@ -160,6 +162,8 @@ class CalendarView(BookingsPageMixin, View):
             day = date.fromisoformat(request.GET.get("date", ""))
         except ValueError:
             day = self.today()
+        if not date.min + CALENDAR_MARGIN <= day <= date.max - CALENDAR_MARGIN:
+            day = self.today()
         members = list(workspace_members(workspace))
         staff_param = request.GET.get("staff", "")
         staff = next((m for m in members if str(m.pk) == staff_param), None)
@@ -272,7 +276,7 @@ class BookingDetailView(BookingsPageMixin, View):
 
 class BookingStatusView(BookingDetailView):
     def get(self, request, pk: int):
-        return redirect("booking-detail", pk=pk)
+        return redirect("booking-detail", pk=self.booking(pk).pk)
 
     def post(self, request, pk: int):
         booking = self.booking(pk)
@@ -292,7 +296,7 @@ class BookingStatusView(BookingDetailView):
 
 class BookingRescheduleView(BookingDetailView):
     def get(self, request, pk: int):
-        return redirect("booking-detail", pk=pk)
+        return redirect("booking-detail", pk=self.booking(pk).pk)
 
     def post(self, request, pk: int):
         booking = self.booking(pk)

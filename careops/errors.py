@@ -10,15 +10,18 @@ Every API error has one JSON shape:
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import structlog
 from django.conf import settings
+from django.core.exceptions import BadRequest, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -27,6 +30,9 @@ from rest_framework.views import set_rollback
 log = structlog.get_logger(__name__)
 
 API_PREFIX = "/api/"
+# A lost database connection: the answer (503) and when to come back.
+UNAVAILABLE_MESSAGE = "The service is briefly unavailable. Retry soon."
+RETRY_AFTER_SECONDS = "5"
 
 
 # --- Domain exceptions (raised by services; know nothing of HTTP frameworks) -----------------
@@ -171,6 +177,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             body["retry_after"] = int(exc.wait)
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
+    elif isinstance(exc, RequestDataTooBig):
+        status_code, body = 413, _too_large_body()
     elif isinstance(exc, IntegrityError):
         # A constraint the validation did not foresee: the database refused, nothing was
         # written. Say so instead of a 500.
@@ -179,8 +187,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, OperationalError | InterfaceError):
         log.error("database_unavailable", error=str(exc))
         status_code = 503
-        body = error_body("service_unavailable", "The service is briefly unavailable. Retry soon.")
-        headers["Retry-After"] = "5"
+        body = error_body("service_unavailable", UNAVAILABLE_MESSAGE)
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
     else:
         return None  # a bug: Django's handler500 answers, and Sentry hears of it
 
@@ -199,7 +207,32 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+def _too_large_body() -> dict[str, Any]:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / (1024 * 1024)
+    return error_body(
+        "request_too_large", f"The request body is larger than {limit:g} MB, the most accepted."
+    )
+
+
+def _database_lost(exception: BaseException | None) -> BaseException | None:
+    """The lost database connection behind `exception`, if one is: Django turns some into other
+    errors (a session that cannot be saved is a SessionInterrupted, answered 400)."""
+    for _ in range(5):
+        if exception is None or isinstance(exception, OperationalError | InterfaceError):
+            return exception
+        exception = exception.__cause__ or exception.__context__
+    return None
+
+
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if lost := _database_lost(exception):
+        return database_unavailable(request, lost)
+    if isinstance(exception, RequestDataTooBig):
+        # Django refused a body over DATA_UPLOAD_MAX_MEMORY_SIZE unread: it is too large, not
+        # malformed, and the client should be told which.
+        if _is_api(request):
+            return JsonResponse(_too_large_body(), status=413)
+        return render(request, "413.html", status=413)
     if _is_api(request):
         return JsonResponse(error_body("bad_request", "The request is malformed."), status=400)
     return render(request, "400.html", status=400)
@@ -218,6 +251,10 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception: a lost database connection raised outside
+    # a view (in a middleware) is a 503 all the same.
+    if lost := _database_lost(sys.exc_info()[1]):
+        return database_unavailable(request, lost)
     if _is_api(request):
         return JsonResponse(
             error_body("server_error", "Something went wrong on our side. It has been logged."),
@@ -226,28 +263,59 @@ def handler500(request: HttpRequest) -> HttpResponse:
     return render(request, "500.html", status=500)
 
 
-class DatabaseUnavailableMiddleware:
-    """A lost database connection answers a clean 503; the next request reconnects."""
+def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 503 of a lost database connection, made without the database: the page is rendered
+    with no request context, whose processors would read the session and the user again."""
+    log.error("database_unavailable", error=str(exception))
+    if _is_api(request):
+        response: HttpResponse = JsonResponse(
+            error_body("service_unavailable", UNAVAILABLE_MESSAGE), status=503
+        )
+    else:
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    response["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+class RejectNulMiddleware:
+    """A NUL in the URL's path is a 400 before any view sees it: PostgreSQL text cannot hold
+    one, so a view that looked the value up (a link's token, a webhook's key) would fail at the
+    database with a 500. No path of ours carries one. (A query string may: each view refuses or
+    ignores its parameters as it reads them.)"""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path:
+            raise BadRequest("A NUL character in the path.")  # handler400 answers
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A lost database connection answers a clean 503; the next request reconnects (Django
+    closes a connection that raised and is no longer usable when the request ends, and the pool
+    discards it).
+
+    Near the top of MIDDLEWARE: the first query of a request is often a middleware's (the
+    session read for django-structlog's user id), and Django's handling of that error raises it
+    again (the got_request_exception receivers, the 500 page's context read the session too):
+    it surfaces here, in __call__. A view's error comes to process_exception.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return self.get_response(request)
+        except (OperationalError, InterfaceError) as exception:
+            return database_unavailable(request, exception)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        log.error("database_unavailable", error=str(exception))
-        if _is_api(request):
-            response: HttpResponse = JsonResponse(
-                error_body("service_unavailable", "The service is briefly unavailable."),
-                status=503,
-            )
-        else:
-            response = render(request, "503.html", status=503)
-        response["Retry-After"] = "5"
-        return response
+        return database_unavailable(request, exception)
 
 
 # --- Login lockout (django-axes) ---------------------------------------------------------------

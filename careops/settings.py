@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 from careops.logging import logging_config
 
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_htmx",
+    "csp",
     "django_structlog",
     "axes",
     "anymail",
@@ -65,6 +67,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Near the top: a lost database connection is a 503 whichever middleware meets it.
+    "careops.errors.DatabaseUnavailableMiddleware",
     # Each request starts in the all-workspaces scope and narrows to its workspace (careops.rls).
     "careops.rls.WorkspaceScopeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -74,10 +78,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
+    # A NUL in the path is a 400 here, not a 500 at the database (careops.errors).
+    "careops.errors.RejectNulMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "careops.errors.DatabaseUnavailableMiddleware",
     # Last, so that it sees the outcome of every authentication attempt of the request.
     "axes.middleware.AxesMiddleware",
 ]
@@ -401,6 +407,24 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Scripts and styles from our own static files only: no inline <script>, no on*= handlers, no
+# style attributes, no eval (htmx is configured without it in base.html). A page that needs an
+# inline <style> gives it the request's nonce (the calendar). Views that differ say so with
+# csp_update/csp_replace: the embeddable contact form, the API docs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)

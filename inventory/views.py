@@ -268,7 +268,7 @@ class StockMoveView(InventoryDetailView):
     kind: str = Kind.USAGE
 
     def get(self, request, pk: int):
-        return redirect("inventory-detail", pk=pk)
+        return redirect("inventory-detail", pk=self.item(pk).pk)
 
     def post(self, request, pk: int):
         item = self.item(pk)
@@ -312,7 +312,7 @@ class ConsumptionView(InventoryDetailView):
     owner_only = True
 
     def get(self, request, pk: int):
-        return redirect("inventory-detail", pk=pk)
+        return redirect("inventory-detail", pk=self.item(pk).pk)
 
     def post(self, request, pk: int):
         item = self.item(pk)

@@ -21,6 +21,9 @@ from messaging import selectors, services
 from messaging.models import Channel, Conversation
 
 PAGE_SIZE = 50  # conversations in the list
+# Past the last page the list is empty; a page past this one would overflow the query's OFFSET
+# (a bigint) and fail at the database.
+MAX_PAGE = 1_000_000
 THREAD_SIZE = 100  # latest messages a thread page shows
 
 # The list's tabs: name -> (label, selector filters).
@@ -78,7 +81,7 @@ class InboxPageMixin(WorkspacePageMixin):
         if tab not in FILTERS:
             tab = "all"
         try:
-            page = max(int(self.request.GET.get("page", 1)), 1)
+            page = min(max(int(self.request.GET.get("page", 1)), 1), MAX_PAGE)
         except ValueError:
             page = 1
         start = (page - 1) * PAGE_SIZE

@@ -10,6 +10,7 @@ import re
 
 import pytest
 from django.core.files.base import ContentFile
+from django.urls import resolve
 from drf_spectacular.generators import SchemaGenerator
 
 from automation.models import Alert, AutomationRun
@@ -175,3 +176,33 @@ def test_anonymous_callers_get_401_except_on_public_endpoints(anon_api, objects_
             continue
         response = call(anon_api, method, fill(path, objects_of_a))
         assert response.status_code == 401, f"{method.upper()} {path}: {response.status_code}"
+
+
+def owner_only(path: str, method: str) -> bool:
+    """What the view declares: its `owner_actions` name the action (or the method), or "*"."""
+    view = resolve(path).func
+    action = getattr(view, "actions", {}).get(method, method)
+    declared = getattr(view.cls, "owner_actions", ())
+    return "*" in declared or action in declared
+
+
+def test_staff_are_refused_every_owner_only_operation(staff_api, objects_of_a):
+    swept = 0
+    for path, method, _ in operations():
+        url = fill(path, objects_of_a)
+        if not owner_only(url, method):
+            continue
+        response = call(staff_api, method, url)
+        assert response.status_code == 403, f"{method.upper()} {path}: {response.status_code}"
+        assert response.json()["code"] == "permission_denied"
+        swept += 1
+    assert swept >= 20, swept
+
+
+def test_owners_are_not_refused_their_owner_only_operations(owner_api, objects_of_a):
+    """The other side of the staff sweep (a 403 for everyone would pass it)."""
+    for path, method, _ in operations():
+        url = fill(path, objects_of_a)
+        if owner_only(url, method):
+            response = call(owner_api, method, url)
+            assert response.status_code != 403, f"{method.upper()} {path}: {response.json()}"

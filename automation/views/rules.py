@@ -191,7 +191,7 @@ class RuleTryView(RuleEditView):
     htmx gets the result box; a plain post gets the edit page with it."""
 
     def get(self, request, pk: int):
-        return redirect("settings-automation-rule", pk=pk)
+        return redirect("settings-automation-rule", pk=_rule_or_404(request, pk).pk)
 
     def post(self, request, pk: int):
         rule = _rule_or_404(request, pk)

@@ -198,6 +198,8 @@ def _moment(value, tz, *, end_of_day: bool = False) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=tz)
+    if end_of_day and value == date.max:
+        return None  # the whole of the calendar's last day: no end (the next is no date)
     day = value + timedelta(days=1) if end_of_day else value
     return datetime.combine(day, time.min, tzinfo=tz)
 

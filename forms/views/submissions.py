@@ -160,7 +160,7 @@ class SubmissionDetailView(WorkspacePageMixin, View):
 
 class SubmissionResendView(WorkspacePageMixin, View):
     def get(self, request, pk: int):
-        return redirect("form-submission-detail", pk=pk)
+        return redirect("form-submission-detail", pk=_submission_or_404(request, pk).pk)
 
     def post(self, request, pk: int):
         submission = _submission_or_404(request, pk)

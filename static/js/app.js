@@ -19,3 +19,43 @@ document.addEventListener("focusin", (event) => {
     event.target.select();
   }
 });
+
+// A select marked data-autosubmit submits its form when it changes (the button beside it stays
+// for browsers without JavaScript).
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select[data-autosubmit]") && event.target.form) {
+    event.target.form.submit();
+  }
+});
+
+// htmx leaves 4xx answers unswapped; a container names in data-swap-statuses the statuses whose
+// answers carry a form with its errors, to be swapped in like a success. (In place of hx-on,
+// which htmx runs through eval, and the Content-Security-Policy forbids eval.)
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const holder = event.target.closest("[data-swap-statuses]");
+  if (!holder) return;
+  const statuses = holder.dataset.swapStatuses.split(/\s+/).map(Number);
+  if (statuses.includes(event.detail.xhr.status)) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
+
+// The public booking pages ask the browser for its time zone: a page marked data-detect-tz
+// (showing times in data-tz) reloads itself in the visitor's zone when that differs.
+function detectTimeZone() {
+  const form = document.querySelector("[data-detect-tz]");
+  if (!form) return;
+  let zone;
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+  if (zone && zone !== form.dataset.tz) {
+    const url = new URL(window.location.href);
+    url.searchParams.set("tz", zone);
+    window.location.replace(url);
+  }
+}
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", detectTimeZone);
+} else {
+  detectTimeZone();
+}
