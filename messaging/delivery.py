@@ -3,6 +3,18 @@
 Every path ends with the message sent, or failed with an error saying why (and, while attempts
 remain, a time for the retry sweep to try again): a message is never silently dropped.
 
+Nor sent twice, as far as the providers allow. A provider that fails with an answer (a 5xx, a
+401, a connection refused) did not take the message, and the next one is tried. A provider whose
+answer is lost (no answer within providers.SEND_TIMEOUT, one cut short, a 2xx we cannot read)
+may have taken it: then no other provider is tried, as it would send a second copy, and
+  - where the provider honours idempotency keys (Resend), the message is retried with backoff
+    through that integration alone, with the key of the attempt whose answer was lost: if the
+    provider took it, it answers with that message instead of sending it again;
+  - elsewhere (SendGrid, Mailgun, Postmark, Twilio), nothing can ask the provider whether it took
+    the message, and a retry could send a second: the message is failed, not retried, with an
+    error saying it may have been sent; staff decide (the inbox's retry button sends it again).
+The integration that may have it is kept on the message (Message.unconfirmed_integration).
+
 Messages queued in bulk (automation's reminders sweep: messaging.bulk.messages_queue) are
 handed to delivery DELIVERY_BATCH to a task (deliveries_queue), and a task delivers its messages
 one after the other, each in its own transaction as a lone message is, sharing what they have in
@@ -80,8 +92,12 @@ def outgoing_for(message: Message) -> Outgoing:
         reply_to=(inbound_email_address(workspace),),
         sender_name=workspace.name,
         # Per attempt: a redo of an attempt that never got recorded (the worker died after the
-        # provider accepted) reuses the key; a retry after a recorded failure gets a new one.
-        idempotency_key=f"careops-message-{message.pk}-{message.attempts + 1}",
+        # provider accepted) reuses the key; so does a retry after an attempt whose answer was
+        # lost (unconfirmed_key). A retry after a failure the provider answered gets a new one
+        # (a key it has sent a message for is answered from its memory for 24 hours).
+        idempotency_key=(
+            message.unconfirmed_key or f"careops-message-{message.pk}-{message.attempts + 1}"
+        ),
         message_id=message.pk,
         attachments=tuple(
             (a["filename"], a["content"], a.get("content_type", "application/octet-stream"))
@@ -206,7 +222,21 @@ def _deliver_locked(message_id: int, senders: _Senders, health: _Health) -> str:
 
     outgoing = outgoing_for(message)
     errors: list[str] = []
-    for sender in senders.of(message.workspace, message.channel):
+    candidates = senders.of(message.workspace, message.channel)
+    if message.unconfirmed_key:
+        # An earlier attempt's answer was lost: only the integration that may have the message
+        # can tell, through the key (see the module's docstring).
+        candidates = [
+            sender
+            for sender in candidates
+            if sender.integration is not None
+            and sender.integration.pk == message.unconfirmed_integration_id
+        ]
+        if not candidates:
+            # Failed for staff to decide; their retry goes through the providers there are.
+            message.unconfirmed_key = ""
+            return _fail(message, [UNCONFIRMED_GONE], now=now, retry=False)
+    for sender in candidates:
         integration_id = sender.integration.pk if sender.integration else None
         log.info(
             "message_send_attempt",
@@ -240,7 +270,50 @@ def _deliver_locked(message_id: int, senders: _Senders, health: _Health) -> str:
             # The recipient's fault says nothing about the integration's health.
             return _fail(message, errors, now=now, retry=False)
         health.note(integration_id, failure.reason, now)
+        if failure.unknown or message.unconfirmed_key:
+            return _fail_unconfirmed(message, sender, outgoing, errors, now=now)
     return _fail(message, errors, now=now, retry=True)
+
+
+UNCONFIRMED_GONE = (
+    "an earlier attempt may have been sent through an integration that is no longer active: "
+    "not retried, so that it is not sent twice: retry it if the client did not get it"
+)
+# After the provider's reason (which says "it may have been sent" when this attempt's answer
+# was lost), or after "an earlier attempt may have been sent" when an earlier one's was.
+UNCONFIRMED_EARLIER = "an earlier attempt may have been sent"
+UNCONFIRMED_RETRY = (
+    "retried through this integration alone, which knows a repeat by its idempotency key"
+)
+UNCONFIRMED_EXHAUSTED = "out of attempts"
+UNCONFIRMED_STOP = (
+    "not retried automatically, so that it is not sent twice: retry it if the client did not get it"
+)
+
+
+def _fail_unconfirmed(
+    message: Message,
+    sender: providers.Sender,
+    outgoing: Outgoing,
+    errors: list[str],
+    *,
+    now: datetime,
+) -> str:
+    """A failure after an attempt (this one or an earlier) whose answer was lost: the sender may
+    have the message. Retried through it alone, with the same key, if it honours keys; not
+    retried otherwise."""
+    if message.unconfirmed_key:
+        errors.append(UNCONFIRMED_EARLIER)
+    repeatable = sender.honours_idempotency_key and sender.integration is not None
+    message.unconfirmed_integration = sender.integration
+    message.unconfirmed_key = outgoing.idempotency_key if repeatable else ""
+    if not repeatable:
+        errors.append(UNCONFIRMED_STOP)
+    elif message.attempts + 1 < settings.MESSAGE_MAX_ATTEMPTS:
+        errors.append(UNCONFIRMED_RETRY)
+    else:
+        errors.append(UNCONFIRMED_EXHAUSTED)
+    return _fail(message, errors, now=now, retry=repeatable)
 
 
 def _succeed(message: Message, result: SendResult, *, now: datetime) -> str:
@@ -253,6 +326,8 @@ def _succeed(message: Message, result: SendResult, *, now: datetime) -> str:
     message.error = ""
     message.next_attempt_at = None
     message.failed_at = None
+    message.unconfirmed_integration = None
+    message.unconfirmed_key = ""
     message.save(
         update_fields=[
             "status",
@@ -264,6 +339,8 @@ def _succeed(message: Message, result: SendResult, *, now: datetime) -> str:
             "error",
             "next_attempt_at",
             "failed_at",
+            "unconfirmed_integration",
+            "unconfirmed_key",
             "updated_at",
         ]
     )
@@ -290,6 +367,8 @@ def _fail(message: Message, errors: list[str], *, now: datetime, retry: bool) ->
             "attempts",
             "failed_at",
             "next_attempt_at",
+            "unconfirmed_integration",
+            "unconfirmed_key",
             "updated_at",
         ]
     )

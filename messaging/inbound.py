@@ -7,12 +7,15 @@ the request, only the parsed values.
 
 from __future__ import annotations
 
+import hashlib
+import html
+import re
 from email.headerregistry import Address
 
+import nh3
 import structlog
 from django.conf import settings
 from django.utils import timezone
-from django.utils.html import strip_tags
 
 from careops.errors import InvalidInput
 from contacts.models import Contact, normalize_email
@@ -127,11 +130,43 @@ def inbound_email_workspace(addresses: list[str]) -> tuple[Workspace | None, str
     return None, ""
 
 
+# Where an HTML email breaks a line: the text keeps the break.
+_HTML_BREAKS = re.compile(r"<br\s*/?>|</(?:p|div|li|tr|h[1-6]|blockquote|pre)\s*>", re.IGNORECASE)
+_BLANK_LINES = re.compile(r"\n\s*\n(?:\s*\n)+")
+# Elements whose content is code or metadata, not what the sender wrote.
+HIDDEN_TAGS = {"head", "script", "style", "template", "title"}
+
+
+def html_text(markup: str) -> str:
+    """The text of an HTML email, as the inbox stores and shows it (escaped, like any text).
+
+    nh3 (a real HTML parser, unlike strip_tags) keeps no tag at all, drops what <script> and
+    <style> hold instead of leaving their code in the text, and comments; the entities it
+    writes for the text's own <, > and & are then read back into characters."""
+    cleaned = nh3.clean(
+        _HTML_BREAKS.sub("\n", markup), tags=set(), attributes={}, clean_content_tags=HIDDEN_TAGS
+    )
+    text = "\n".join(line.strip() for line in html.unescape(cleaned).splitlines())
+    return _BLANK_LINES.sub("\n\n", text)
+
+
 def _email_text(message) -> str:
     text = message.text
     if not (text and text.strip()) and message.html:
-        text = strip_tags(message.html)
+        text = html_text(message.html)
     return (text or "").strip() or EMPTY_BODY
+
+
+def _inbound_email_id(message, sender: str, recipients: list[str]) -> str:
+    """What makes an inbound email one message: its Message-ID header, or without one (some
+    mailers and scripts send none) a digest of its sender, recipients, date, subject and text, so
+    that an ESP delivering the webhook twice still stores it once."""
+    header = (message["Message-ID"] or "").strip()
+    if header:
+        return header[:255]
+    parts = (sender, ",".join(recipients), message["Date"] or "", message.subject or "")
+    digest = hashlib.sha256("\n".join((*parts, _email_text(message))).encode()).hexdigest()
+    return f"<{digest}@no-message-id.careops>"
 
 
 # Senders that are mail systems, not people (RFC 5321 postmaster; bounce senders).
@@ -203,7 +238,7 @@ def email_receive(*, message, provider: str) -> Message | None:
         body=_email_text(message),
         subject=" ".join((message.subject or "").split()),
         provider=provider,
-        provider_message_id=(message["Message-ID"] or "").strip()[:255],
+        provider_message_id=_inbound_email_id(message, sender.addr_spec, recipients),
         from_address=contact.email,
         to_address=to_address,
     )
@@ -219,6 +254,8 @@ def message_status_update(
     status: str,
     error: str = "",
     workspace=None,
+    integration: Integration | None = None,
+    message_id: int | None = None,
 ) -> Message | None:
     """Record what the provider says became of an outbound message: sent, delivered or failed.
 
@@ -226,7 +263,12 @@ def message_status_update(
     out of order, and a late "sent" must not undo "delivered", nor a bounce reported after
     delivery turn it into a failure. The conditional UPDATE makes that hold under concurrent
     callbacks too. Without a workspace the message is looked up across workspaces (an ESP's
-    message ids are global). An unknown message is logged and ignored (None)."""
+    message ids are global). An unknown message is logged and ignored (None).
+
+    A message whose send lost the provider's answer (failed, "may have been sent": see
+    messaging.delivery) has no provider id to be found by. Twilio's status callback URL names
+    our message (`message_id`, signed by the `integration` it came to): a callback for it proves
+    that integration took the text, which then takes the SID and moves on from sent."""
     if status not in (Message.Status.SENT, Message.Status.DELIVERED, Message.Status.FAILED):
         raise ValueError(f"Not a provider status: {status!r}")
     messages = Message.objects.filter(
@@ -237,6 +279,8 @@ def message_status_update(
     if workspace is not None:
         messages = messages.for_workspace(workspace)
     message = messages.first() if provider_message_id else None
+    if message is None and provider_message_id and integration and message_id is not None:
+        message = _unconfirmed_settle(integration, message_id, provider, provider_message_id)
     if message is None:
         log.info(
             "message_status_unknown_message",
@@ -276,3 +320,39 @@ def message_status_update(
             current=message.status,
         )
     return message
+
+
+def _unconfirmed_settle(
+    integration: Integration, message_id: int, provider: str, provider_message_id: str
+) -> Message | None:
+    """The message the integration may have sent, now known sent under this id; None if the
+    callback names no such message."""
+    now = timezone.now()
+    settled = Message.objects.filter(
+        pk=message_id,
+        workspace=integration.workspace,
+        direction=Message.Direction.OUTBOUND,
+        unconfirmed_integration=integration,
+        provider_message_id="",
+    ).update(
+        status=Message.Status.SENT,
+        provider=provider,
+        provider_message_id=provider_message_id,
+        from_address=integration.from_address,
+        sent_at=now,
+        error="",
+        failed_at=None,
+        next_attempt_at=None,
+        unconfirmed_integration=None,
+        unconfirmed_key="",
+        updated_at=now,
+    )
+    if not settled:
+        return None
+    log.info(
+        "message_unconfirmed_settled",
+        message_id=message_id,
+        provider=provider,
+        provider_message_id=provider_message_id,
+    )
+    return Message.objects.get(pk=message_id)

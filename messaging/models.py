@@ -133,6 +133,14 @@ class Message(WorkspaceOwnedModel):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    # The integration that may have sent it when its answer was lost (no answer in time, an
+    # unreadable one), and, where the provider honours idempotency keys, the key that attempt
+    # carried: the retries then go through that integration alone, with that key, so that the
+    # provider answers with the message it took instead of sending a second (messaging.delivery).
+    unconfirmed_integration = models.ForeignKey(
+        "Integration", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    unconfirmed_key = models.CharField(max_length=100, blank=True)
     # Files sent with an email (a booking's .ics): [{"filename", "content_type", "content"}],
     # text content only; SMS carries none.
     attachments = models.JSONField(default=list, blank=True)

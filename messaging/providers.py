@@ -4,7 +4,10 @@ Twilio, and console stand-ins for development.
 A sender takes an `Outgoing` message and returns a `SendResult`, or raises `SendFailed`, which
 says whose fault the failure is: the message's (`permanent`: a refused recipient, which no other
 provider and no retry will fix) or the provider's (a network error, an outage, a broken account:
-the next provider may succeed, and a retry later may too).
+the next provider may succeed, and a retry later may too). A failure may also leave the outcome
+unknown (`unknown`): the request reached the provider and its answer did not reach us whole (no
+answer within SEND_TIMEOUT, a body cut short, a 2xx we cannot read), so the provider may have
+taken the message. messaging.delivery then sends it through no other provider.
 
 `check()` asks the provider whether it accepts the credentials without sending anything (an
 account or key lookup, an SMTP login), for `manage.py check_integrations`.
@@ -17,6 +20,7 @@ that: against a real provider each new connection costs a TLS handshake, or an S
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import smtplib
 import warnings
@@ -52,8 +56,17 @@ warnings.filterwarnings(
     "ignore", category=AnymailNotSupportedWarning, module=r"anymail\.backends\.sendgrid"
 )
 
-# Seconds a provider may take to answer before the next one is tried.
+# Seconds a provider may take to answer before the next one is tried: the connect and each
+# read of every HTTP call (anymail's backends, Twilio's client, check()). SMTP has EMAIL_TIMEOUT.
 SEND_TIMEOUT = 15
+
+# Errors of an HTTP call that the provider received and whose answer was lost: it may have
+# taken the message. A connection refused or a connect timeout, by contrast, reached no one.
+OUTCOME_UNKNOWN_ERRORS = (
+    requests.exceptions.ReadTimeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 # Twilio error codes that name the recipient: invalid "To" number, unsubscribed (STOP),
 # not a mobile number. Any other Twilio error is the account's or Twilio's problem.
@@ -120,10 +133,22 @@ class SendResult:
 
 
 class SendFailed(Exception):
-    def __init__(self, reason: str, *, permanent: bool = False):
+    """permanent: the message's fault (no provider will take it). unknown: the provider may
+    have taken it (see the module's docstring)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, unknown: bool = False):
         self.reason = reason
         self.permanent = permanent
+        self.unknown = unknown
         super().__init__(reason)
+
+
+def _unknown_outcome(exc: BaseException) -> SendFailed:
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        what = f"no answer within {SEND_TIMEOUT} s"
+    else:
+        what = "an answer cut short"
+    return SendFailed(f"{what} ({type(exc).__name__}): it may have been sent", unknown=True)
 
 
 def _short(text: Any, limit: int = 300) -> str:
@@ -142,6 +167,23 @@ def webhook_url(name: str, key: str) -> str:
 
 
 def _email_failure(exc: Exception, to: str) -> SendFailed:
+    # anymail's error for a failed request is also the requests exception it wraps.
+    if isinstance(exc, OUTCOME_UNKNOWN_ERRORS) or isinstance(exc.__cause__, OUTCOME_UNKNOWN_ERRORS):
+        return _unknown_outcome(exc.__cause__ or exc)
+    if isinstance(exc, AnymailAPIError) and exc.status_code is not None:
+        response = getattr(exc, "response", None)
+        text = _short(getattr(response, "text", "") or "", 200)
+        if 200 <= exc.status_code < 300:
+            # The provider said yes, in words anymail cannot read (not JSON, no message id).
+            return SendFailed(
+                f"HTTP {exc.status_code} with an unreadable answer ({text or 'empty'}): "
+                "it may have been sent",
+                unknown=True,
+            )
+        if exc.status_code == 409:
+            # Resend: a request with this idempotency key is in progress, or was sent with
+            # another body. Either way the key is known to it: another provider would double it.
+            return SendFailed(f"HTTP 409 {text}: it may have been sent".strip(), unknown=True)
     if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
         return SendFailed(f"recipient refused: {_short(exc)}", permanent=True)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -170,6 +212,8 @@ class ResendBackend(AnymailResendBackend):
 
 
 EMAIL_BACKENDS = {"resend": "messaging.providers.ResendBackend"}
+# The ESPs whose backend (above) sends the idempotency key where the ESP reads it.
+IDEMPOTENT_ESPS = frozenset({"resend"})
 
 
 def _send_email(connection, outgoing: Outgoing, from_email: str) -> str:
@@ -201,6 +245,11 @@ PLATFORM_TWILIO_UNSET = "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not both s
 @dataclass
 class Sender:
     """One way out for a channel: an integration's provider, or the platform default."""
+
+    # The provider answers a repeated Outgoing.idempotency_key with the message it already
+    # took instead of sending another (Resend: for 24 hours), so a send whose outcome is
+    # unknown may be repeated through it. No other provider here offers that.
+    honours_idempotency_key = False
 
     key: str
     integration: Integration | None = None
@@ -270,6 +319,10 @@ class Sender:
 
 
 class AnymailSender(Sender):
+    @property
+    def honours_idempotency_key(self) -> bool:
+        return self.key in IDEMPOTENT_ESPS
+
     def connection_kwargs(self) -> dict[str, Any]:
         creds = self.credentials
         kwargs: dict[str, Any] = {"timeout": SEND_TIMEOUT}
@@ -393,9 +446,19 @@ class TwilioSender(Sender):
                 f"HTTP {exc.status} error {exc.code}: {_short(exc.msg, 200)}",
                 permanent=exc.code in TWILIO_PERMANENT_CODES,
             ) from exc
+        except OUTCOME_UNKNOWN_ERRORS as exc:
+            raise _unknown_outcome(exc) from exc
+        except json.JSONDecodeError as exc:
+            # The twilio client parses a 2xx answer as JSON: Twilio said yes, unreadably.
+            raise SendFailed(
+                f"an unreadable answer ({type(exc).__name__}): it may have been sent",
+                unknown=True,
+            ) from exc
         except Exception as exc:
             raise SendFailed(f"{type(exc).__name__}: {_short(exc)}") from exc
-        return SendResult("twilio", sent.sid or "", self.from_address)
+        if not sent.sid:
+            raise SendFailed("an answer without a message SID: it may have been sent", unknown=True)
+        return SendResult("twilio", sent.sid, self.from_address)
 
     def check(self) -> str:
         client = self.client()

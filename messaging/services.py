@@ -270,7 +270,11 @@ def _queue_delivery(message: Message) -> None:
 
 
 def message_retry(*, message: Message, actor=None) -> Message:
-    """Send a failed message again now (the inbox's retry button)."""
+    """Send a failed message again now (the inbox's retry button).
+
+    The provider's id of the failed send is cleared: it names that send, and a late or
+    replayed callback about it (a "delivered" sent before the bounce) must not mark the new
+    send done before it is made, which would leave it never sent."""
     if message.direction != Message.Direction.OUTBOUND or message.status != Message.Status.FAILED:
         raise Conflict("Only a failed outbound message can be retried.")
     with transaction.atomic():
@@ -278,6 +282,7 @@ def message_retry(*, message: Message, actor=None) -> Message:
             status=Message.Status.QUEUED,
             next_attempt_at=timezone.now(),
             error="",
+            provider_message_id="",
             updated_at=timezone.now(),
         )
         if updated:

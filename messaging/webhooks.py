@@ -105,14 +105,17 @@ def twilio_status(request: HttpRequest, key: str) -> HttpResponse:
     if code := request.POST.get("ErrorCode", ""):
         detail = request.POST.get("ErrorMessage", "")
         error = f"Twilio error {code}" + (f": {detail}" if detail else "")
+    message_id = request.GET.get("message", "")
     with transaction.atomic():
-        _wait_for_sender(integration, request.GET.get("message", ""))
+        _wait_for_sender(integration, message_id)
         message_status_update(
             workspace=integration.workspace,
             provider="twilio",
             provider_message_id=sid,
             status=status,
             error=error,
+            integration=integration,
+            message_id=int(message_id) if message_id.isdigit() else None,
         )
     return HttpResponse(status=200)
 
