@@ -89,7 +89,8 @@ class WorkspaceScopeMiddleware:
 def _apply(connection, scope: str) -> None:
     # A cursor of its own: the caller's may be a server-side one, and this one must not pass
     # through the execute wrappers again.
-    with connection.connection.cursor() as cursor:
+    # Errors as Django's (a lost connection: OperationalError, hence the 503), as a query's are.
+    with connection.wrap_database_errors, connection.connection.cursor() as cursor:
         cursor.execute("SELECT set_config(%s, %s, true)", [SETTING, scope])
     connection._rls_scope = scope
 
