@@ -4,35 +4,29 @@ inline <script>, an on*= handler, a style attribute, an hx-on, a <style> without
 nonce), so nothing on a page depends on what the browser would block. A client's hostile text,
 in an email or a form answer, reaches the staff's pages as text.
 
-The sweep walks Django's URL resolver, so a page added later is swept too: a path parameter it
-has not met fails the test until PARAMETERS is taught which object it names.
+The sweep walks Django's URL resolver (tests/routes.py), so a page added later is swept too: a
+path parameter it has not met fails the test until `route_values()` is taught which object it
+names.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import pytest
 from anymail.inbound import AnymailInboundMessage
 from django.apps import apps
-from django.contrib.auth.tokens import default_token_generator
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.urls import reverse
 
-from bookings.models import AvailabilityOverride, WorkingHours
 from bookings.services import booking_manage_token
 from careops.support import VIEW_APPS
 from forms.services import submission_token
 from forms.tests.factories import FormSubmissionFactory, FormTemplateFactory
 from messaging.inbound import email_receive
 from tests.full_data import FullWorkspace, full_workspace
+from tests.routes import route_values, url_routes, written
 from workspaces.models import User
-from workspaces.onboarding import REVIEW_KEY
-from workspaces.services import invitation_token
 
 pytestmark = pytest.mark.django_db
 
@@ -187,63 +181,21 @@ def test_the_api_docs_load_their_scripts_from_files_only(client):
 
 # Not pages: the API answers JSON (its docs are tested above), webhooks answer providers.
 SKIPPED_PREFIXES = ("admin/", "api/", "webhooks/", "health")
-_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
-
-
-def parameters(w: FullWorkspace) -> dict[str, object]:
-    """For each path parameter, keyed by the route up to it, the value naming w's object."""
-    ws, owner = w.workspace, w.owner
-    return {
-        "contacts/<pk>": w.contact.pk,
-        "inbox/<pk>": w.conversation.pk,
-        "inbox/<pk>/messages/<message_id>": w.failed.pk,
-        "settings/integrations/<pk>": w.email_integration.pk,
-        "settings/templates/<pk>": w.message_template.pk,
-        "bookings/<pk>": w.booking.pk,
-        "settings/booking-types/<pk>": w.booking_types[0].pk,
-        "settings/availability/hours/<pk>": WorkingHours.objects.filter(workspace=ws).first().pk,
-        "settings/availability/overrides/<pk>": AvailabilityOverride.objects.get(workspace=ws).pk,
-        "forms/templates/<pk>": w.form_template.pk,
-        "forms/templates/<pk>/fields/<key>": w.form_template.fields[0]["key"],
-        "forms/submissions/<pk>": w.submission.pk,
-        "forms/submissions/<pk>/files/<upload_pk>": w.upload.pk,
-        "inventory/<pk>": w.items[0].pk,
-        "settings/automation/<pk>": w.rules["welcome"].pk,
-        "alerts/<pk>": w.alerts[0].pk,
-        "onboarding/<step>": REVIEW_KEY,
-        "c/<slug>": ws.slug,
-        "b/<slug>": ws.slug,
-        "b/<slug>/<type_slug>": w.booking_types[0].slug,
-        "b/<slug>/done/<token>": booking_manage_token(w.booking),
-        "booking/<token>": booking_manage_token(w.booking),
-        "calendar/<token>": w.feed.token,
-        "f/<token>": submission_token(w.pending_submission),
-        "invitations/<token>": invitation_token(w.invitation),
-        "accounts/reset/<uidb64>": urlsafe_base64_encode(force_bytes(owner.pk)),
-        "accounts/reset/<uidb64>/<token>": default_token_generator.make_token(owner),
-    }
-
-
-def _walk(resolver: URLResolver, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
-    for pattern in resolver.url_patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern, prefix + str(pattern.pattern))
-        else:
-            yield prefix + str(pattern.pattern), pattern
 
 
 def page_paths(w: FullWorkspace) -> list[str]:
     """Every route's path for w, with a few query strings that show another state."""
-    values, paths = parameters(w), []
-    for text, _pattern in _walk(get_resolver()):
-        if text.startswith(SKIPPED_PREFIXES) or text == "accounts/logout/":
+    values = route_values(w, type_slug=w.booking_types[0].slug, reset_user=w.owner)
+    paths = []
+    for route in url_routes():
+        if route.shape.startswith(SKIPPED_PREFIXES) or route.shape == "accounts/logout/":
             continue
-        path = text
-        for match in _PARAM.finditer(text):
-            key = _PARAM.sub(lambda m: f"<{m.group(1)}>", text[: match.end()])
-            assert key in values, f"teach the sweep which object {key} names"
-            path = path.replace(match.group(0), str(values[key]), 1)
-        paths.append("/" + path)
+        named = {}
+        for param in route.params:
+            key = route.key(param)
+            assert key in values, f"teach the sweep which object {key} names (route_values())"
+            named[param] = written(values[key])
+        paths.append(route.path(named))
     return [
         *dict.fromkeys(paths),
         "/bookings/calendar/?view=week",

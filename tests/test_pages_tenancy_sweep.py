@@ -3,8 +3,8 @@ server-rendered pages, the public pages, the webhooks, and the API's routes or m
 schema does not describe (tests/test_tenancy_sweep.py sweeps those it does).
 
 The sweep walks Django's URL resolver, through every include, so a URL added later is swept
-too: a path parameter it has not met fails the test until `objects()` is taught which object
-of a workspace it names. The admin is left out: it is the support staff's
+too: a path parameter it has not met fails the test until `route_values()` (tests/routes.py) is
+taught which object of a workspace it names. The admin is left out: it is the support staff's
 (tests/test_admin_support.py).
 """
 
@@ -16,27 +16,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
 from django.test import Client, override_settings
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.urls import resolve
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from bookings import setup_services
-from bookings.models import AvailabilityOverride, WorkingHours
-from bookings.services import booking_manage_token
-from forms.services import submission_token
 from tests.full_data import FullWorkspace, full_workspace
-from workspaces.onboarding import REVIEW_KEY
-from workspaces.services import invitation_token
+from tests.routes import Route, Same, route_values, url_routes, written
 
 pytestmark = pytest.mark.django_db
 
-METHODS = ("get", "post", "put", "patch", "delete")
 LOGIN = "/accounts/login/"
 
 # Reachable without signing in, on purpose. Each is guarded otherwise: a signed token in its
@@ -84,68 +76,14 @@ OWNER_ONLY_INLINE = {("inventory/<pk>/correction/", "post")}
 # --- The routes -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Route:
-    shape: str  # "inbox/<pk>/messages/<message_id>/retry/": converters and regexes dropped
-    template: str  # the same with "{name}" placeholders, filled to make a path
-    params: tuple[str, ...]
-    callback: object
-    converters: dict  # a path() route's, by parameter: they write the values into the path
-
-    @property
-    def view_class(self):
-        return getattr(self.callback, "view_class", None) or getattr(self.callback, "cls", None)
-
-    def methods(self) -> tuple[str, ...]:
-        """The methods the view accepts; every method for a function view (a 405 skips one)."""
-        actions = getattr(self.callback, "actions", None)
-        if actions:
-            return tuple(m for m in METHODS if m in actions)
-        if self.view_class is not None:
-            return tuple(m for m in METHODS if hasattr(self.view_class, m))
-        return METHODS
-
-    def owner_only(self, method: str) -> bool:
-        """What the view declares: a page's `owner_only`, an API view's `owner_actions` (the
-        action's name, the method's, or "*"); else a rule checked inside the view."""
-        if getattr(self.view_class, "owner_only", False):
-            return True
-        declared = getattr(self.view_class, "owner_actions", ())
-        action = getattr(self.callback, "actions", {}).get(method, method)
-        return "*" in declared or action in declared or (self.shape, method) in OWNER_ONLY_INLINE
-
-    def key(self, param: str) -> str:
-        """What the parameter names: the route up to and including it."""
-        marker = f"<{param}>"
-        return self.shape[: self.shape.index(marker) + len(marker)]
-
-    def path(self, values: dict[str, str]) -> str:
-        written = {
-            name: self.converters[name].to_url(value) if name in self.converters else value
-            for name, value in values.items()
-        }
-        return "/" + self.template.format(**written)
-
-
-_PARAM = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)")
-
-
-def _route(text: str, pattern: URLPattern) -> Route:
-    text = re.sub(r"\((?!\?P<)[^()]*\)\?", "", text)  # anymail's optional "(_mime)?"
-    text = text.replace("^", "").replace("$", "")
-    params = tuple(a or b for a, b in _PARAM.findall(text))
-    shape = _PARAM.sub(lambda m: f"<{m.group(1) or m.group(2)}>", text)
-    template = _PARAM.sub(lambda m: "{" + (m.group(1) or m.group(2)) + "}", text)
-    converters = getattr(pattern.pattern, "converters", {})
-    return Route(shape, template, params, pattern.callback, converters)
-
-
-def _walk(resolver: URLResolver, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
-    for pattern in resolver.url_patterns:
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern, prefix + str(pattern.pattern))
-        else:
-            yield prefix + str(pattern.pattern), pattern
+def owner_only(route: Route, method: str) -> bool:
+    """What the view declares: a page's `owner_only`, an API view's `owner_actions` (the
+    action's name, the method's, or "*"); else a rule checked inside the view."""
+    if getattr(route.view_class, "owner_only", False):
+        return True
+    declared = getattr(route.view_class, "owner_actions", ())
+    action = getattr(route.callback, "actions", {}).get(method, method)
+    return "*" in declared or action in declared or (route.shape, method) in OWNER_ONLY_INLINE
 
 
 def _schema_operations() -> set[tuple[object, str]]:
@@ -171,68 +109,17 @@ def _schema_operations() -> set[tuple[object, str]]:
 def routes() -> list[tuple[Route, tuple[str, ...]]]:
     """Every route but the admin's, with the methods the API sweep does not already cover."""
     in_schema = _schema_operations()
-    found, seen = [], set()
-    for text, pattern in _walk(get_resolver()):
-        route = _route(text, pattern)
-        if text.startswith("admin/") or route.shape in seen:
-            continue  # a route shadowed by an earlier one is never reached (accounts/login/)
-        seen.add(route.shape)
-        methods = tuple(m for m in route.methods() if (pattern.callback, m) not in in_schema)
+    found = []
+    for route in url_routes():
+        if route.shape.startswith("admin/"):
+            continue
+        methods = tuple(m for m in route.methods() if (route.callback, m) not in in_schema)
         if methods:
             found.append((route, methods))
     return found
 
 
-# --- What each parameter names, in a workspace ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Same:
-    """A parameter that names no workspace's object (a wizard step, a field's key): the same
-    value in both workspaces."""
-
-    value: str
-
-
-def objects(w: FullWorkspace, *, type_slug: str, reset_user) -> dict[str, object]:
-    """For each parameter (keyed by the route up to it), the value naming w's object."""
-    ws = w.workspace
-    return {
-        # Pages
-        "contacts/<pk>": w.contact.pk,
-        "inbox/<pk>": w.conversation.pk,
-        "inbox/<pk>/messages/<message_id>": w.failed.pk,
-        "settings/integrations/<pk>": w.email_integration.pk,
-        "settings/templates/<pk>": w.message_template.pk,
-        "bookings/<pk>": w.booking.pk,
-        "settings/booking-types/<pk>": w.booking_types[0].pk,
-        "settings/availability/hours/<pk>": WorkingHours.objects.filter(workspace=ws).first().pk,
-        "settings/availability/overrides/<pk>": AvailabilityOverride.objects.get(workspace=ws).pk,
-        "forms/templates/<pk>": w.form_template.pk,
-        "forms/templates/<pk>/fields/<key>": Same(w.form_template.fields[0]["key"]),
-        "forms/submissions/<pk>": w.submission.pk,
-        "forms/submissions/<pk>/files/<upload_pk>": w.upload.pk,
-        "inventory/<pk>": w.items[0].pk,
-        "settings/automation/<pk>": w.rules["welcome"].pk,
-        "alerts/<pk>": w.alerts[0].pk,
-        "onboarding/<step>": Same(REVIEW_KEY),
-        # Public pages, by slug or by signed token
-        "c/<slug>": ws.slug,
-        "b/<slug>": ws.slug,
-        "b/<slug>/<type_slug>": type_slug,
-        "b/<slug>/done/<token>": booking_manage_token(w.booking),
-        "booking/<token>": booking_manage_token(w.booking),
-        "calendar/<token>": w.feed.token,
-        "f/<token>": submission_token(w.pending_submission),
-        "invitations/<token>": invitation_token(w.invitation),
-        # A person's link, not a workspace's: the same (A's owner's) aimed from either side.
-        "accounts/reset/<uidb64>": Same(urlsafe_base64_encode(force_bytes(reset_user.pk))),
-        "accounts/reset/<uidb64>/<token>": Same(default_token_generator.make_token(reset_user)),
-        "webhooks/twilio/<key>": w.sms_integration.webhook_key,
-        # API methods the schema leaves out (PUT beside a documented PATCH)
-        "api/v1/workspaces/<pk>": ws.pk,
-        "api/v1/messages/conversations/<pk>": w.conversation.pk,
-    }
+# --- The two workspaces -----------------------------------------------------------------------
 
 
 def distinctive(w: FullWorkspace) -> list[str]:
@@ -259,12 +146,11 @@ class Two:
 
     def _named(self, route: Route, param: str, *, of_b: bool) -> object:
         key = route.key(param)
-        assert key in self.of_a, f"teach objects() what {key} names (in {route.shape})"
+        assert key in self.of_a, f"teach route_values() what {key} names (in {route.shape})"
         return (self.of_b if of_b else self.of_a)[key]
 
     def value(self, route: Route, param: str, *, of_b: bool) -> str:
-        value = self._named(route, param, of_b=of_b)
-        return str(value.value if isinstance(value, Same) else value)
+        return written(self._named(route, param, of_b=of_b))
 
     def names_an_object(self, route: Route, param: str) -> bool:
         return not isinstance(self._named(route, param, of_b=False), Same)
@@ -289,8 +175,8 @@ def two(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Two]:
         yield Two(
             a,
             b,
-            objects(a, type_slug=a_only.slug, reset_user=a.owner),
-            objects(b, type_slug=b_only.slug, reset_user=a.owner),
+            route_values(a, type_slug=a_only.slug, reset_user=a.owner),
+            route_values(b, type_slug=b_only.slug, reset_user=a.owner),
         )
         transaction.set_rollback(True)
 
@@ -413,7 +299,7 @@ def test_staff_are_refused_owner_only_pages(two):
     swept = 0
     for route, methods in routes():
         for method in methods:
-            if not route.owner_only(method):
+            if not owner_only(route, method):
                 continue
             response = call(method, own_path(two, route))
             if response.status_code == 405:
@@ -430,7 +316,7 @@ def test_every_owner_only_route_answers_its_owner(two):
     call = Caller(two.a.owner)
     for route, methods in routes():
         for method in methods:
-            if route.owner_only(method):
+            if owner_only(route, method):
                 response = call(method, own_path(two, route))
                 assert response.status_code != 403, f"{method.upper()} {route.shape}"
 
