@@ -141,6 +141,11 @@ class Message(WorkspaceOwnedModel):
         "Integration", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     unconfirmed_key = models.CharField(max_length=100, blank=True)
+    # When a send began: set, with the two fields above naming the integration being tried (and
+    # its key where it honours keys), and committed before the provider is called; cleared with
+    # its answer. One set for longer than a delivery task may run (messaging.delivery.
+    # sending_limit) is a send whose worker died mid-call: its answer is lost.
+    sending_since = models.DateTimeField(null=True, blank=True)
     # Files sent with an email (a booking's .ics): [{"filename", "content_type", "content"}],
     # text content only; SMS carries none.
     attachments = models.JSONField(default=list, blank=True)

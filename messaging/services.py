@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from careops.errors import Conflict, InvalidInput
@@ -274,16 +274,32 @@ def message_retry(*, message: Message, actor=None) -> Message:
 
     The provider's id of the failed send is cleared: it names that send, and a late or
     replayed callback about it (a "delivered" sent before the bounce) must not mark the new
-    send done before it is made, which would leave it never sent."""
+    send done before it is made, which would leave it never sent.
+
+    A message a worker is sending right now (its automatic retry: see messaging.delivery) is
+    refused, as a second send could go out beside it. A mark left by a send cut short is
+    cleared: staff decide it goes again, through the integration that may have it, with its
+    key, where that integration honours keys (unconfirmed_key), as after a lost answer."""
+    from messaging.delivery import sending_limit
+
     if message.direction != Message.Direction.OUTBOUND or message.status != Message.Status.FAILED:
         raise Conflict("Only a failed outbound message can be retried.")
+    now = timezone.now()
+    cut_short_before = now - sending_limit()
+    if message.sending_since is not None and message.sending_since > cut_short_before:
+        raise Conflict("This message is being sent: retry it if that fails.")
     with transaction.atomic():
-        updated = Message.objects.filter(pk=message.pk, status=Message.Status.FAILED).update(
-            status=Message.Status.QUEUED,
-            next_attempt_at=timezone.now(),
-            error="",
-            provider_message_id="",
-            updated_at=timezone.now(),
+        updated = (
+            Message.objects.filter(pk=message.pk, status=Message.Status.FAILED)
+            .filter(Q(sending_since__isnull=True) | Q(sending_since__lte=cut_short_before))
+            .update(
+                status=Message.Status.QUEUED,
+                next_attempt_at=now,
+                error="",
+                provider_message_id="",
+                sending_since=None,
+                updated_at=now,
+            )
         )
         if updated:
             _queue_delivery(message)

@@ -1,6 +1,7 @@
 """Faults of the infrastructure, each against the real services: Redis down (pages and the API
 serve, the work waits in the database and goes out once when Redis is back), a Celery worker
-killed with SIGKILL in the middle of a send (redelivered, sent once), the database connection
+killed with SIGKILL in the middle of a send (its send taken for a lost answer: through Resend sent
+once, through SendGrid failed for staff with one copy out), the database connection
 dropped in the middle of a request (a clean 503, and the next request is served).
 
 Every test breaks only what it started itself: its own redis-server on a free port, its own
@@ -37,9 +38,10 @@ from careops.errors import handler500
 from careops.models import WorkerHeartbeat
 from contacts.services import contact_create
 from contacts.tests.factories import ContactFactory
+from messaging import delivery
 from messaging.models import Message
 from messaging.tasks import message_deliver, messages_retry_due
-from messaging.tests.factories import ConversationFactory, resend_on
+from messaging.tests.factories import ConversationFactory, resend_on, sendgrid_on
 from messaging.tests.stand_in import Answer
 from tests.processes import BIN, env_with, free_port, start, stop, wait_for
 
@@ -51,6 +53,7 @@ pytestmark = [
 ]
 
 RESEND = "/resend/emails"
+SENDGRID = "/sendgrid/v3/mail/send"
 CONVERSATIONS = "/api/v1/messages/conversations"
 CONTACTS = "/api/v1/contacts"
 # Long enough to kill the worker while it waits; shorter than the providers' client timeout
@@ -345,18 +348,39 @@ def send_through_api(owner_api, conversation, redis_url: str) -> Message:
     return Message.objects.get(pk=response.json()["id"])
 
 
-def wait_until_mid_send(stand_in) -> None:
-    wait_for(lambda: stand_in.requests_to(RESEND), timeout=60, what="the worker to start sending")
+def wait_until_mid_send(stand_in, path: str = RESEND) -> None:
+    wait_for(lambda: stand_in.requests_to(path), timeout=60, what="the worker to start sending")
 
 
 def sigkill(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+def as_if_the_killed_send_began_long_ago(message: Message) -> None:
+    """Past any delivery task's hard time limit (delivery.sending_limit()): the mark left by the
+    killed worker is then known to be no live worker's."""
+    Message.objects.filter(pk=message.pk).update(
+        sending_since=timezone.now() - delivery.sending_limit() - timedelta(seconds=1)
+    )
+
+
+def as_if_its_retry_time_had_come(message: Message) -> None:
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+
+
+def assert_marked_and_left_alone(message: Message, integration, key: str) -> None:
+    """The mark committed before the provider was called survived the kill; the task handed over
+    again found it (young: the send may be running) and left the message alone."""
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (Message.Status.QUEUED, 0)
+    assert message.sending_since is not None
+    assert (message.unconfirmed_integration, message.unconfirmed_key) == (integration, key)
+
+
 def test_a_worker_killed_mid_send_is_replaced_and_the_message_is_sent_once(
     tmp_path, own_redis, stand_in, workspace_a, owner, owner_api, conversation
 ):
-    resend_on(stand_in, workspace_a)
+    resend = resend_on(stand_in, workspace_a)
     # Resend takes the email, and answers late: the worker is killed while it waits.
     stand_in.script(RESEND, Answer(delay=SLOW_SEND_SECONDS))
 
@@ -366,15 +390,29 @@ def test_a_worker_killed_mid_send_is_replaced_and_the_message_is_sent_once(
         sigkill(first.pid)
         first.wait(timeout=10)
 
-    # Its transaction died with it: the message is queued as before, its attempt not counted.
-    assert status_of(message) == (Message.Status.QUEUED, 0)
-
+    key = f"careops-message-{message.pk}-1"
     with celery_worker(tmp_path, own_redis.url), publishing_to(own_redis.url):
         # The task is handed over again: by beat's minute sweep, and by Redis once the
         # visibility timeout has passed (the task the dead worker never acknowledged).
         as_if_minutes_ago(Message.objects.filter(pk=message.pk))
         messages_retry_due.delay()
         message_deliver.delay(message.pk)
+        drain(workspace_a, owner)
+        assert_marked_and_left_alone(message, resend, key)
+        assert len(stand_in.requests_to(RESEND)) == 1
+
+        # The killed worker's send, known dead, is a lost answer: retried through Resend alone,
+        # with its key, when its time comes.
+        as_if_the_killed_send_began_long_ago(message)
+        messages_retry_due.delay()
+        wait_for(
+            lambda: status_of(message) == (Message.Status.FAILED, 1),
+            timeout=60,
+            what="the new worker to take the killed send for a lost answer",
+        )
+        assert "may have been sent" in message.error
+        as_if_its_retry_time_had_come(message)
+        messages_retry_due.delay()
         wait_for(
             lambda: status_of(message)[0] == Message.Status.SENT,
             timeout=60,
@@ -382,13 +420,60 @@ def test_a_worker_killed_mid_send_is_replaced_and_the_message_is_sent_once(
         )
         drain(workspace_a, owner)
 
-    assert status_of(message) == (Message.Status.SENT, 1)
-    # Two requests, the killed worker's and the new one's, with the key of the one attempt:
+    assert status_of(message) == (Message.Status.SENT, 2)
+    # Two requests, the killed worker's and the retry, with the key of the killed attempt:
     # Resend answered the second from its memory, and one email went out.
     sends = stand_in.requests_to(RESEND)
     assert len(sends) == 2
-    assert {r.headers["Idempotency-Key"] for r in sends} == {f"careops-message-{message.pk}-1"}
+    assert {r.headers["Idempotency-Key"] for r in sends} == {key}
     assert stand_in.sent_to(RESEND) == sends[:1]
+
+
+def test_a_worker_killed_mid_send_through_sendgrid_leaves_one_copy_and_the_message_to_staff(
+    tmp_path, own_redis, stand_in, workspace_a, owner, owner_api, conversation
+):
+    sendgrid = sendgrid_on(stand_in, workspace_a, priority=1)
+    resend_on(stand_in, workspace_a, priority=2)  # a fallback: it would send a second copy
+    # SendGrid takes the email, and answers late: the worker is killed while it waits.
+    stand_in.script(SENDGRID, Answer(202, delay=SLOW_SEND_SECONDS))
+
+    with celery_worker(tmp_path, own_redis.url) as first:
+        message = send_through_api(owner_api, conversation, own_redis.url)
+        wait_until_mid_send(stand_in, SENDGRID)
+        sigkill(first.pid)
+        first.wait(timeout=10)
+
+    with celery_worker(tmp_path, own_redis.url), publishing_to(own_redis.url):
+        as_if_minutes_ago(Message.objects.filter(pk=message.pk))
+        messages_retry_due.delay()
+        message_deliver.delay(message.pk)
+        drain(workspace_a, owner)
+        assert_marked_and_left_alone(message, sendgrid, "")  # SendGrid knows no key
+
+        as_if_the_killed_send_began_long_ago(message)
+        messages_retry_due.delay()
+        wait_for(
+            lambda: status_of(message)[0] == Message.Status.FAILED,
+            timeout=60,
+            what="the new worker to fail the killed send for staff",
+        )
+        # Nothing sends it again: not the sweep, not a redelivery.
+        as_if_minutes_ago(Message.objects.filter(pk=message.pk))
+        messages_retry_due.delay()
+        message_deliver.delay(message.pk)
+        drain(workspace_a, owner)
+
+    assert status_of(message) == (Message.Status.FAILED, 1)
+    assert message.next_attempt_at is None
+    assert len(stand_in.sent_to(SENDGRID)) == 1  # the client got at most the one copy
+    assert stand_in.requests_to(RESEND) == []
+    # Staff see why, and decide (the inbox's retry button).
+    listed = owner_api.get(f"{CONVERSATIONS}/{conversation.pk}/messages")
+    assert listed.status_code == 200
+    (shown,) = [row for row in listed.json()["results"] if row["id"] == message.pk]
+    assert shown["status"] == "failed"
+    assert shown["error"] == f"sendgrid: {delivery.CUT_SHORT}; {delivery.UNCONFIRMED_STOP}"
+    assert "it may have been sent" in shown["error"]
 
 
 def pool_children(pid: int) -> list[int]:
@@ -399,7 +484,7 @@ def pool_children(pid: int) -> list[int]:
 def test_a_pool_process_killed_mid_send_has_its_task_redelivered_and_sent_once(
     tmp_path, own_redis, stand_in, workspace_a, owner, owner_api, conversation
 ):
-    resend_on(stand_in, workspace_a)
+    resend = resend_on(stand_in, workspace_a)
     stand_in.script(RESEND, Answer(delay=SLOW_SEND_SECONDS))
 
     with celery_worker(tmp_path, own_redis.url, pool="prefork") as worker:
@@ -408,18 +493,37 @@ def test_a_pool_process_killed_mid_send_has_its_task_redelivered_and_sent_once(
         (child,) = pool_children(worker.pid)
         sigkill(child)  # as the kernel's OOM killer does
         # acks_late + reject_on_worker_lost: the task goes back to the queue at once, and the
-        # pool's new process takes it; no sweep is needed.
+        # pool's new process takes it; it finds the killed send's mark, young, and skips.
         wait_for(
-            lambda: status_of(message)[0] == Message.Status.SENT,
+            lambda: pool_children(worker.pid) not in ([], [child]),
             timeout=60,
-            what="the redelivered task to send the message",
+            what="the pool to replace its process",
         )
-        assert pool_children(worker.pid) != [child]
+        key = f"careops-message-{message.pk}-1"
+        with publishing_to(own_redis.url):
+            drain(workspace_a, owner)
+            assert_marked_and_left_alone(message, resend, key)
 
-    assert status_of(message) == (Message.Status.SENT, 1)
+            as_if_the_killed_send_began_long_ago(message)
+            as_if_minutes_ago(Message.objects.filter(pk=message.pk))
+            messages_retry_due.delay()
+            wait_for(
+                lambda: status_of(message) == (Message.Status.FAILED, 1),
+                timeout=60,
+                what="the killed send to be taken for a lost answer",
+            )
+            as_if_its_retry_time_had_come(message)
+            messages_retry_due.delay()
+            wait_for(
+                lambda: status_of(message)[0] == Message.Status.SENT,
+                timeout=60,
+                what="the retry to send the message",
+            )
+
+    assert status_of(message) == (Message.Status.SENT, 2)
     sends = stand_in.requests_to(RESEND)
     assert len(sends) == 2
-    assert {r.headers["Idempotency-Key"] for r in sends} == {f"careops-message-{message.pk}-1"}
+    assert {r.headers["Idempotency-Key"] for r in sends} == {key}
     assert stand_in.sent_to(RESEND) == sends[:1]
 
 

@@ -576,9 +576,10 @@ def test_a_batch_goes_out_over_one_connection_reading_the_integrations_and_healt
     )
     messages = queued_messages(workspace_a, 3)
 
-    # 14 queries: the workspace's email integrations, once; for each message a savepoint, the
-    # message locked (its workspace joined), its update, the release; the integration's health.
-    with django_assert_max_num_queries(14):
+    # 17 queries: the workspace's email integrations, once; for each message a savepoint, the
+    # message locked (its workspace joined), marked as being sent, the release, then after the
+    # send its outcome; the integration's health.
+    with django_assert_max_num_queries(17):
         outcomes = delivery.messages_deliver([m.pk for m in messages])
 
     assert outcomes == dict.fromkeys([m.pk for m in messages], "sent")

@@ -374,7 +374,7 @@ def test_a_twilio_outage_is_retried_with_backoff_and_sent_once(workspace_a, stan
     assert len(stand_in.sent_to(twilio_path())) == 1
 
 
-# --- A worker dying after the provider took the message -----------------------------------------
+# --- A worker dying after the provider took the message (more in test_delivery_crash.py) --------
 
 
 def test_a_worker_dying_after_resend_took_the_email_does_not_send_it_twice(
@@ -385,17 +385,25 @@ def test_a_worker_dying_after_resend_took_the_email_does_not_send_it_twice(
     def die(*args, **kwargs):
         raise RuntimeError("the worker died before recording the send")
 
-    with monkeypatch.context() as patched:
+    start = timezone.now()
+    with monkeypatch.context() as patched, time_machine.travel(start, tick=False):
         patched.setattr(delivery, "_succeed", die)
         message = sent()
-    assert (message.status, message.attempts) == (Message.Status.QUEUED, 0)  # rolled back
+    # Marked as being sent before Resend was called; the answer was never recorded.
+    assert (message.status, message.attempts, message.sending_since) == ("queued", 0, start)
 
-    assert delivery.message_deliver(message.pk) == "sent"
+    with time_machine.travel(start + timedelta(minutes=1), tick=False):
+        assert delivery.message_deliver(message.pk) == "skipped"  # it may still be sending
+    past_the_limit = start + delivery.sending_limit() + timedelta(seconds=1)
+    with time_machine.travel(past_the_limit, tick=False):
+        assert delivery.message_deliver(message.pk) == "retrying"  # as a lost answer
+    assert sweep_at(past_the_limit + timedelta(minutes=1)) == 1
 
     first, redo = stand_in.requests_to(RESEND)
     assert first.headers["Idempotency-Key"] == redo.headers["Idempotency-Key"]
     assert len(stand_in.sent_to(RESEND)) == 1
     message.refresh_from_db()
+    assert (message.status, message.attempts) == (Message.Status.SENT, 2)
     assert message.provider_message_id == "stand-in-1"
 
 
