@@ -134,17 +134,31 @@ def test_staff_see_their_own_and_the_shared_calendars_bookings_not_a_colleagues(
 ):
     colleague = MembershipFactory(workspace=workspace_a, role=Membership.Role.STAFF).user
     BookingFactory(
-        workspace=workspace_a, staff=staff, start=at(9), contact=ContactFactory(name="Mine")
+        workspace=workspace_a,
+        staff=staff,
+        start=at(9),
+        contact=ContactFactory(workspace=workspace_a, name="Mine"),
     )
-    BookingFactory(workspace=workspace_a, start=at(10), contact=ContactFactory(name="Shared"))
     BookingFactory(
-        workspace=workspace_a, staff=colleague, start=at(11), contact=ContactFactory(name="Theirs")
+        workspace=workspace_a,
+        start=at(10),
+        contact=ContactFactory(workspace=workspace_a, name="Shared"),
+    )
+    BookingFactory(
+        workspace=workspace_a,
+        staff=colleague,
+        start=at(11),
+        contact=ContactFactory(workspace=workspace_a, name="Theirs"),
     )
     ConversationFactory(
-        workspace=workspace_a, contact=ContactFactory(name="Assigned"), assigned_to=staff
+        workspace=workspace_a,
+        contact=ContactFactory(workspace=workspace_a, name="Assigned"),
+        assigned_to=staff,
     )
     ConversationFactory(
-        workspace=workspace_a, contact=ContactFactory(name="Elsewhere"), unread_count=3
+        workspace=workspace_a,
+        contact=ContactFactory(workspace=workspace_a, name="Elsewhere"),
+        unread_count=3,
     )
     InventoryItemFactory(workspace=workspace_a, name="Gloves", quantity_on_hand=0)
     client.force_login(staff)
@@ -196,9 +210,15 @@ def test_staff_get_403_for_the_figures(staff_client):
 
 
 def test_an_outsider_sees_none_of_another_workspaces_day(outsider_client, workspace_a):
-    BookingFactory(workspace=workspace_a, start=at(9), contact=ContactFactory(name="Ada Private"))
+    BookingFactory(
+        workspace=workspace_a,
+        start=at(9),
+        contact=ContactFactory(workspace=workspace_a, name="Ada Private"),
+    )
     ConversationFactory(
-        workspace=workspace_a, contact=ContactFactory(name="Bea Private"), unread_count=1
+        workspace=workspace_a,
+        contact=ContactFactory(workspace=workspace_a, name="Bea Private"),
+        unread_count=1,
     )
     InventoryItemFactory(workspace=workspace_a, name="Secret gloves", quantity_on_hand=0)
 

@@ -145,8 +145,18 @@ def test_the_day_calendar_has_a_column_per_person_with_bookings_placed_by_time(
 ):
     staff.name, owner.name = "Sam Staff", "Olive Owner"
     staff.save(), owner.save()
-    booking(workspace_a, start=london(9), staff=staff, contact=ContactFactory(name="Ada"))
-    booking(workspace_a, start=london(14, 30), staff=owner, contact=ContactFactory(name="Bob"))
+    booking(
+        workspace_a,
+        start=london(9),
+        staff=staff,
+        contact=ContactFactory(workspace=workspace_a, name="Ada"),
+    )
+    booking(
+        workspace_a,
+        start=london(14, 30),
+        staff=owner,
+        contact=ContactFactory(workspace=workspace_a, name="Bob"),
+    )
 
     response = staff_client.get(reverse("bookings-calendar"), {"date": "2026-07-01"})
 
@@ -478,7 +488,11 @@ def test_staff_cannot_book_over_another_booking(staff_client, workspace_a, staff
 def test_the_dashboard_lists_todays_bookings_with_links(staff_client, workspace_a):
     ada = ContactFactory(workspace=workspace_a, name="Ada Lovelace")
     today = booking(workspace_a, start=london(9), contact=ada)
-    booking(workspace_a, start=london(9, days=1), contact=ContactFactory(name="Tomorrow Tom"))
+    booking(
+        workspace_a,
+        start=london(9, days=1),
+        contact=ContactFactory(workspace=workspace_a, name="Tomorrow Tom"),
+    )
 
     response = staff_client.get(reverse("dashboard"))
 

@@ -315,6 +315,7 @@ def test_an_inactive_item_falling_low_raises_no_event_but_is_low(workspace_a, ow
     assert stored(item).low_since is not None
 
 
+@pytest.mark.owner_role
 def test_the_sku_check_uses_the_lower_case_unique_index(workspace_a, owner):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
