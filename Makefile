@@ -69,6 +69,7 @@ bench: install services
 	$(BENCH_ENV) $(BIN)/python bench/bookings_slots.py
 	$(BENCH_ENV) $(BIN)/python bench/automation_stock.py
 	$(BENCH_ENV) $(BIN)/python bench/dashboard.py
+	$(BENCH_ENV) $(BIN)/python bench/rls_overhead.py
 
 # The HTTP benchmark (bench/http/run.py): the API and pages under wrk against gunicorn on
 # loopback, a bare psycopg baseline for the lists, public booking races, reminders at scale
