@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
+from drf_spectacular.plumbing import append_meta
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -27,11 +28,21 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+# A time of day on a wall clock (opening hours, quiet hours), as DRF writes and reads it:
+# "09:00:00", "09:00", "12:27:41.900000". Not JSON Schema's `time`, which is RFC 3339's
+# full-time and needs an offset ("09:00:00Z"): these times have none, the workspace's time zone
+# applies to them.
+WALL_CLOCK_TIME = {
+    "type": "string",
+    "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+    "example": "09:30:00",
+}
+
 ERROR_DESCRIPTIONS = {
     "400": "Invalid input; `fields` names each field and what is wrong with it.",
     "401": "Missing, invalid or expired access token.",
     "403": "Signed in, but this role may not do this.",
-    "404": "Not found, or in another workspace.",
+    "404": "Not found, or in another workspace; for a list, a page past the last one.",
     "415": "The body is not JSON.",
     "429": "Too many requests; `Retry-After` says when to try again.",
 }
@@ -66,6 +77,12 @@ class AutoSchema(BaseAutoSchema):
             )
         return params
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        if isinstance(field, serializers.TimeField):
+            meta = self._get_serializer_field_meta(field, direction)
+            return append_meta(dict(WALL_CLOCK_TIME), meta)
+        return super()._map_serializer_field(field, direction, bypass_extensions)
+
     def _error_codes(self) -> list[str]:
         codes = []
         has_body = self.method in ("POST", "PUT", "PATCH")
@@ -75,7 +92,10 @@ class AutoSchema(BaseAutoSchema):
             codes.append("401")
             if self._uses_workspace_context():
                 codes.append("403")
-        if "{" in self.path or self._uses_workspace_context():
+        paged_list = (
+            self.method == "GET" and self._is_list_view() and self._get_paginator() is not None
+        )
+        if "{" in self.path or self._uses_workspace_context() or paged_list:
             codes.append("404")
         if has_body:
             codes.append("415")

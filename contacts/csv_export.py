@@ -43,7 +43,11 @@ def csv_cell(value: Any) -> str:
 
 
 def export_filters_clean(*, q: str = "", tag: str = "", source: str = "") -> dict[str, str]:
-    """The list's filters for an export; InvalidInput for a source that does not exist."""
+    """The list's filters for an export; InvalidInput for a source that does not exist, or a
+    NUL character (PostgreSQL text cannot hold one: the streamed query would fail midway)."""
+    for name, value in (("q", q), ("tag", tag), ("source", source)):
+        if "\x00" in (value or ""):
+            raise InvalidInput(fields={name: ["Null characters are not allowed."]})
     source = (source or "").strip()
     if source and source not in Contact.Source.values:
         raise InvalidInput(

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate, user_logged_in
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import AuthenticationFailed
@@ -409,6 +415,17 @@ class InvitationViewSet(
 
 
 @extend_schema(tags=["workspaces"])
+@extend_schema_view(
+    destroy=extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="`conflict`: the workspace's last owner cannot be removed.",
+            ),
+        }
+    )
+)
 class MembershipViewSet(
     WorkspaceViewSetMixin, mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):

@@ -370,7 +370,13 @@ class BookingViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=BookingUpdateSerializer,
-        responses={200: BookingDetailSerializer},
+        responses={
+            200: BookingDetailSerializer,
+            409: OpenApiResponse(
+                description="`slot_unavailable`: the new time is taken; `invalid_transition`: "
+                "only a pending or confirmed booking can be moved."
+            ),
+        },
         description="Reschedule (`start`), reassign (`staff`) and edit `notes`. Staff may move "
         "a booking outside working hours, never over another booking (409 `slot_unavailable`).",
     )

@@ -4,12 +4,13 @@ working hours and date overrides. Owners write; staff read."""
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from bookings import setup_services
 from bookings.models import AvailabilityOverride, BookingType, WorkingHours
+from careops.schema import ErrorSerializer
 from careops.tenancy import WorkspaceViewSetMixin
 
 WRITES = ("create", "update", "partial_update", "destroy")
@@ -152,6 +153,17 @@ class SetupViewSet(
 
 
 @extend_schema(tags=["booking setup"])
+@extend_schema_view(
+    destroy=extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="`conflict`: the service has bookings; deactivate it instead.",
+            ),
+        }
+    )
+)
 class BookingTypeViewSet(SetupViewSet):
     """The services clients can book. Deleting one that has bookings answers 409: deactivate
     it (`is_active: false`) instead."""

@@ -46,6 +46,8 @@ class ContactBriefSerializer(serializers.ModelSerializer):
 
 class ContactSerializer(serializers.ModelSerializer):
     first_name = serializers.CharField(read_only=True)
+    # Declared for the schema: a contact may have no email ("", not null).
+    email = serializers.EmailField(read_only=True, allow_blank=True)
     tags = serializers.SerializerMethodField()
 
     class Meta:

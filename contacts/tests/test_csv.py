@@ -506,3 +506,12 @@ def test_export_with_an_unknown_source_is_a_field_error(owner_api):
 
     assert response.status_code == 400
     assert "source" in response.json()["fields"]
+
+
+@pytest.mark.parametrize("field", ["q", "tag"])
+def test_export_with_a_nul_in_a_filter_is_a_field_error(owner_api, field):
+    # Found by schemathesis: the streamed query failed midway (PostgreSQL text holds no NUL).
+    response = owner_api.get(EXPORT_URL, {field: "Ada\x00"})
+
+    assert response.status_code == 400
+    assert field in response.json()["fields"]

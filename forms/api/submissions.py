@@ -21,7 +21,7 @@ from contacts.models import Contact
 from forms import selectors
 from forms.api.public import PublicSubmissionCreateMixin
 from forms.fields import FIELD_TYPES
-from forms.files import upload_response
+from forms.files import OCTET_STREAM, SERVED_CONTENT_TYPES, upload_response
 from forms.models import FormSubmission, FormTemplate
 from forms.services import form_send_once, submission_link, submission_resend
 from messaging.models import Channel
@@ -192,6 +192,8 @@ class FormSubmissionViewSet(
     actions are the workspace's staff's."""
 
     queryset = FormSubmission.objects.none()
+    # What OPTIONS describes (DRF's metadata builds one); each action names its own.
+    serializer_class = SubmissionSerializer
     lookup_value_regex = "[0-9]+"
     filter_backends: list = []
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -315,8 +317,12 @@ class FormSubmissionViewSet(
 
     @extend_schema(
         tags=["forms"],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
-        description="A file the client attached, as an attachment under its original name.",
+        responses={
+            (200, content_type): OpenApiTypes.BINARY
+            for content_type in sorted({*SERVED_CONTENT_TYPES, OCTET_STREAM})
+        },
+        description="A file the client attached, as an attachment under its original name: "
+        "as its type when it is a document or a picture, otherwise as bytes to save.",
     )
     @action(detail=True, methods=["get"], url_path=r"files/(?P<upload_pk>[0-9]+)", url_name="file")
     def file(self, request, pk=None, upload_pk=None):

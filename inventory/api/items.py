@@ -313,7 +313,7 @@ class InventoryItemViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
         responses={200: ConsumptionSerializer(many=True)},
         description="The services that use the item, and how many one booking uses.",
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # a few rows: one per service
     def consumptions(self, request, pk=None):
         item = self.get_object()
         rows = selectors.item_consumptions(item=item)

@@ -25,6 +25,12 @@ class ConversationSerializer(serializers.ModelSerializer):
     has_failed = serializers.BooleanField(
         read_only=True, default=False, help_text="An outbound message of it failed."
     )
+    last_inbound_channel = serializers.ChoiceField(
+        choices=Channel.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text='The channel the contact last wrote on; "" until they write.',
+    )
 
     class Meta:
         model = Conversation

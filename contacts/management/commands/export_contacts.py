@@ -36,7 +36,7 @@ class Command(BaseCommand):
                 q=options["q"], tag=options["tag"], source=options["source"]
             )
         except InvalidInput as exc:
-            raise CommandError(" ".join(exc.fields["source"])) from None
+            raise CommandError(" ".join(m for ms in exc.fields.values() for m in ms)) from None
         rows = contacts_export_rows(workspace=workspace, **filters)
         if not options["output"]:
             self._write(csv.writer(self.stdout, lineterminator="\n"), rows)
