@@ -291,6 +291,34 @@ def test_plain_http_api_urls_are_refused_where_console_providers_are_not_allowed
     assert Integration.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/",
+        "https://localhost:6379/",
+        "https://10.0.0.1/",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/",
+        "https://192.168.1.20:8443/v3",
+    ],
+)
+def test_api_urls_inside_a_private_network_are_refused_in_production(owner_client, url):
+    """Else the server would call whatever an owner typed (request forgery): the cloud's metadata
+    service, the database, Redis."""
+    response = owner_client.post(NEW, resend_form(api_url=url))
+
+    assert response.status_code == 400
+    assert "inside a private network" in response.content.decode()
+    assert Integration.objects.count() == 0
+
+
+def test_a_public_https_api_url_is_accepted(owner_client):
+    response = owner_client.post(NEW, resend_form(api_url="https://93.184.215.14/"))
+
+    assert response.status_code == 302
+    assert Integration.objects.get().credentials["api_url"] == "https://93.184.215.14/"
+
+
 def test_a_taken_place_in_the_order_is_an_error_on_priority(owner_client, workspace_a):
     resend(workspace_a, priority=1)
 
