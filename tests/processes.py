@@ -7,8 +7,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from careops.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -52,3 +55,22 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def broker_at(url: str) -> Iterator[None]:
+    """Publish to `url` for a while: the app's connection pools are dropped so that the next
+    publish connects afresh (as after a fork), and again on the way back."""
+
+    def drop_pools() -> None:
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    previous = celery_app.conf.broker_url
+    celery_app.conf.broker_url = url
+    drop_pools()
+    try:
+        yield
+    finally:
+        celery_app.conf.broker_url = previous
+        drop_pools()

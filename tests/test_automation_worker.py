@@ -4,8 +4,6 @@ delivered by the sweep once Redis is back, exactly once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -15,32 +13,12 @@ from structlog.testing import capture_logs
 from automation import engine
 from automation.models import AutomationRun, Event
 from automation.tasks import automation_dispatch_event, automation_dispatch_pending
-from careops.celery import app as celery_app
 from contacts.services import contact_create
-from tests.processes import wait_for
+from tests.processes import broker_at, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_worker, pytest.mark.django_db(transaction=True)]
 
 UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"
-
-
-@contextmanager
-def broker_at(url: str) -> Iterator[None]:
-    """Publish to `url` for a while: the app's connection pools are dropped so that the next
-    publish connects afresh (as after a fork), and again on the way back."""
-
-    def drop_pools() -> None:
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = url
-    drop_pools()
-    try:
-        yield
-    finally:
-        celery_app.conf.broker_url = previous
-        drop_pools()
 
 
 def new_contact(workspace, owner, name: str):

@@ -33,7 +33,6 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from automation import engine
 from automation.models import AutomationRun, Event
 from automation.tasks import automation_dispatch_pending
-from careops.celery import app as celery_app
 from careops.errors import handler500
 from careops.models import WorkerHeartbeat
 from contacts.services import contact_create
@@ -42,8 +41,8 @@ from messaging import delivery
 from messaging.models import Message
 from messaging.tasks import message_deliver, messages_retry_due
 from messaging.tests.factories import ConversationFactory, resend_on, sendgrid_on
-from messaging.tests.stand_in import Answer
-from tests.processes import BIN, env_with, free_port, start, stop, wait_for
+from messaging.tests.stand_in import RESEND, SENDGRID, Answer
+from tests.processes import BIN, broker_at, env_with, free_port, start, stop, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -52,8 +51,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning"),
 ]
 
-RESEND = "/resend/emails"
-SENDGRID = "/sendgrid/v3/mail/send"
 CONVERSATIONS = "/api/v1/messages/conversations"
 CONTACTS = "/api/v1/contacts"
 # Long enough to kill the worker while it waits; shorter than the providers' client timeout
@@ -206,25 +203,6 @@ def answers(url: str) -> bool:
         return False
 
 
-@contextmanager
-def publishing_to(url: str) -> Iterator[None]:
-    """This process's publishes (the test's own, as beat's would be) go to `url` for a while:
-    the app's connection pools are dropped so that the next publish connects afresh."""
-
-    def drop_pools() -> None:
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = url
-    drop_pools()
-    try:
-        yield
-    finally:
-        celery_app.conf.broker_url = previous
-        drop_pools()
-
-
 def drain(workspace, owner) -> None:
     """Wait until a solo worker has done everything queued so far: it takes the queue in order,
     so once a contact created now has its event dispatched, the earlier tasks ran."""
@@ -311,7 +289,7 @@ def test_with_redis_down_pages_and_api_serve_and_the_work_goes_out_once_when_it_
         # Beat's minute sweeps, twice over (two beats, or a beat and a redelivery).
         as_if_minutes_ago(Message.objects.filter(pk=message.pk))
         as_if_minutes_ago(Event.objects.filter(pk=event.pk))
-        with publishing_to(own_redis.url):
+        with broker_at(own_redis.url):
             for _ in range(2):
                 messages_retry_due.delay()
                 automation_dispatch_pending.delay()
@@ -338,7 +316,7 @@ def test_with_redis_down_pages_and_api_serve_and_the_work_goes_out_once_when_it_
 
 
 def send_through_api(owner_api, conversation, redis_url: str) -> Message:
-    with publishing_to(redis_url):
+    with broker_at(redis_url):
         response = owner_api.post(
             f"{CONVERSATIONS}/{conversation.pk}/messages",
             {"body": "See you on Monday.", "subject": "Your visit"},
@@ -391,7 +369,7 @@ def test_a_worker_killed_mid_send_is_replaced_and_the_message_is_sent_once(
         first.wait(timeout=10)
 
     key = f"careops-message-{message.pk}-1"
-    with celery_worker(tmp_path, own_redis.url), publishing_to(own_redis.url):
+    with celery_worker(tmp_path, own_redis.url), broker_at(own_redis.url):
         # The task is handed over again: by beat's minute sweep, and by Redis once the
         # visibility timeout has passed (the task the dead worker never acknowledged).
         as_if_minutes_ago(Message.objects.filter(pk=message.pk))
@@ -443,7 +421,7 @@ def test_a_worker_killed_mid_send_through_sendgrid_leaves_one_copy_and_the_messa
         sigkill(first.pid)
         first.wait(timeout=10)
 
-    with celery_worker(tmp_path, own_redis.url), publishing_to(own_redis.url):
+    with celery_worker(tmp_path, own_redis.url), broker_at(own_redis.url):
         as_if_minutes_ago(Message.objects.filter(pk=message.pk))
         messages_retry_due.delay()
         message_deliver.delay(message.pk)
@@ -500,7 +478,7 @@ def test_a_pool_process_killed_mid_send_has_its_task_redelivered_and_sent_once(
             what="the pool to replace its process",
         )
         key = f"careops-message-{message.pk}-1"
-        with publishing_to(own_redis.url):
+        with broker_at(own_redis.url):
             drain(workspace_a, owner)
             assert_marked_and_left_alone(message, resend, key)
 

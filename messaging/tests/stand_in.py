@@ -210,3 +210,13 @@ class StandIn:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+# Where the stand-in takes each provider's send, under the prefixes the factories' resend_on,
+# sendgrid_on and twilio_on give the integrations.
+RESEND = "/resend/emails"
+SENDGRID = "/sendgrid/v3/mail/send"
+
+
+def twilio_path(prefix: str = "twilio-a", sid: str = "AC1") -> str:
+    return f"/{prefix}/2010-04-01/Accounts/{sid}/Messages.json"

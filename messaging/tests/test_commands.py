@@ -18,14 +18,13 @@ from django.core.management.base import CommandError
 
 from messaging.models import Channel
 from messaging.tests.factories import IntegrationFactory, resend_on, sendgrid_on, twilio_on
+from messaging.tests.stand_in import RESEND, SENDGRID
 
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning"),
 ]
 
-RESEND = "/resend/emails"
-SENDGRID = "/sendgrid/v3/mail/send"
 TWILIO_SEND = "/twilio/2010-04-01/Accounts/AC1/Messages.json"
 TWILIO_ACCOUNT = "/twilio/2010-04-01/Accounts/AC1.json"
 

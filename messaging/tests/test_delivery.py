@@ -28,6 +28,7 @@ from messaging.tests.factories import (
     sendgrid_on,
     twilio_on,
 )
+from messaging.tests.stand_in import RESEND, SENDGRID, twilio_path
 
 pytestmark = [
     pytest.mark.django_db,
@@ -35,25 +36,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning"),
 ]
 
-RESEND = "/resend/emails"
-SENDGRID = "/sendgrid/v3/mail/send"
 DEAD_URL = "http://127.0.0.1:1/"  # nothing listens on port 1
-
-
-def twilio_path(prefix: str, sid: str) -> str:
-    return f"/{prefix}/2010-04-01/Accounts/{sid}/Messages.json"
-
-
-@pytest.fixture
-def conversation(workspace_a):
-    contact = ContactFactory(
-        workspace=workspace_a,
-        name="Dana Client",
-        email="dana@example.org",
-        phone="+447700900123",
-        sms_consent=True,
-    )
-    return ConversationFactory(contact=contact)
 
 
 def send(conversation, channel=Channel.EMAIL, django_capture_on_commit_callbacks=None, **kw):

@@ -22,12 +22,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from careops.errors import Conflict
-from contacts.tests.factories import ContactFactory
 from messaging import delivery, providers, services
 from messaging.models import Channel, Message
 from messaging.services import message_retry, message_send
-from messaging.tests.factories import ConversationFactory, resend_on, sendgrid_on, twilio_on
-from messaging.tests.stand_in import Answer
+from messaging.tests.factories import resend_on, sendgrid_on, twilio_on
+from messaging.tests.stand_in import RESEND, SENDGRID, Answer
 from tests.processes import wait_for
 
 pytestmark = [
@@ -35,8 +34,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning"),
 ]
 
-RESEND = "/resend/emails"
-SENDGRID = "/sendgrid/v3/mail/send"
 TWILIO = "/twilio-a/2010-04-01/Accounts/AC1/Messages.json"
 SLOW = 1.5  # seconds a provider takes to answer, when it is slow
 # Past any mark a live worker may hold: the task's hard time limit, and the clocks' margin.
@@ -68,18 +65,6 @@ def kill_mid_send(monkeypatch):
         return at_death
 
     return arm
-
-
-@pytest.fixture
-def conversation(workspace_a):
-    contact = ContactFactory(
-        workspace=workspace_a,
-        name="Dana Client",
-        email="dana@example.org",
-        phone="+447700900123",
-        sms_consent=True,
-    )
-    return ConversationFactory(contact=contact)
 
 
 def queued(conversation, channel=Channel.EMAIL) -> Message:

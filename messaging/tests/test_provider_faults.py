@@ -16,50 +16,30 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from contacts.tests.factories import ContactFactory
 from messaging import delivery, providers
 from messaging.models import Channel, Message
 from messaging.providers import SendFailed
 from messaging.services import message_retry, message_send
 from messaging.tasks import messages_retry_due
 from messaging.tests.factories import (
-    ConversationFactory,
     resend_on,
     sendgrid_on,
     twilio_on,
 )
-from messaging.tests.stand_in import Answer
+from messaging.tests.stand_in import RESEND, SENDGRID, Answer, twilio_path
 
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning"),
 ]
 
-RESEND = "/resend/emails"
-SENDGRID = "/sendgrid/v3/mail/send"
 TIMEOUT = 0.5  # the clients' timeout in these tests (providers.SEND_TIMEOUT is 15 s)
 SLOW = 1.5  # how late the stand-in answers when it is slow: well past TIMEOUT
-
-
-def twilio_path(prefix: str = "twilio-a", sid: str = "AC1") -> str:
-    return f"/{prefix}/2010-04-01/Accounts/{sid}/Messages.json"
 
 
 @pytest.fixture(autouse=True)
 def short_timeout(monkeypatch):
     monkeypatch.setattr(providers, "SEND_TIMEOUT", TIMEOUT)
-
-
-@pytest.fixture
-def conversation(workspace_a):
-    contact = ContactFactory(
-        workspace=workspace_a,
-        name="Dana Client",
-        email="dana@example.org",
-        phone="+447700900123",
-        sms_consent=True,
-    )
-    return ConversationFactory(contact=contact)
 
 
 @pytest.fixture
