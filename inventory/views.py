@@ -163,6 +163,10 @@ class InventoryListView(WorkspacePageMixin, ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
+        # The page's items with what the upcoming bookings need of them: one query per page.
+        context["items"] = selectors.items_with_forecast(
+            workspace=self.request.workspace, items=context["items"]
+        )
         active = {name: value for name, value in self.filters.items() if value}
         context.update(filters=active, filter_query=urlencode(active))
         return context

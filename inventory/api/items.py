@@ -40,6 +40,30 @@ class InventoryItemSerializer(serializers.ModelSerializer):
     is_low = serializers.BooleanField(
         read_only=True, help_text="At or below the low-stock threshold."
     )
+    needed_7d = serializers.IntegerField(
+        source="forecast.needed_7d",
+        read_only=True,
+        help_text="What the pending and confirmed bookings from now to the end of the "
+        "workspace's 7th day (today the first) will use of it.",
+    )
+    needed_30d = serializers.IntegerField(
+        source="forecast.needed_30d",
+        read_only=True,
+        help_text="The same to the end of the workspace's 30th day.",
+    )
+    runs_out_on = serializers.DateField(
+        source="forecast.runs_out_on",
+        read_only=True,
+        allow_null=True,
+        help_text="The workspace's date on which those bookings would need more than is on "
+        "hand; null if the stock lasts the 30 days.",
+    )
+    short_7d = serializers.BooleanField(
+        source="forecast.short_7d",
+        read_only=True,
+        help_text="The next 7 days' bookings need more than is on hand, whatever the "
+        "low-stock threshold.",
+    )
 
     class Meta:
         model = InventoryItem
@@ -55,10 +79,24 @@ class InventoryItemSerializer(serializers.ModelSerializer):
             "is_active",
             "is_low",
             "low_since",
+            "needed_7d",
+            "needed_30d",
+            "runs_out_on",
+            "short_7d",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "is_low", "low_since", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "is_low",
+            "low_since",
+            "needed_7d",
+            "needed_30d",
+            "runs_out_on",
+            "short_7d",
+            "created_at",
+            "updated_at",
+        ]
 
     def validate_sku(self, value: str) -> str:
         return value.strip()
@@ -187,11 +225,15 @@ class InventoryItemViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
     def get_object(self) -> InventoryItem:
         return selectors.item_get(workspace=self.request.workspace, pk=self.kwargs["pk"])
 
+    def _forecast(self, items) -> list[InventoryItem]:
+        """The items with their stock forecast, as InventoryItemSerializer renders them."""
+        return selectors.items_with_forecast(workspace=self.request.workspace, items=items)
+
+    def _item_data(self, item: InventoryItem) -> dict:
+        return InventoryItemSerializer(self._forecast([item])[0]).data
+
     def _moved(self, usage: InventoryUsage, item: InventoryItem, code: int = 200) -> Response:
-        body = {
-            "usage": InventoryUsageSerializer(usage).data,
-            "item": InventoryItemSerializer(item).data,
-        }
+        body = {"usage": InventoryUsageSerializer(usage).data, "item": self._item_data(item)}
         return Response(body, status=code)
 
     @extend_schema(parameters=[ItemFilterSerializer])
@@ -203,7 +245,7 @@ class InventoryItemViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
             q=filters.validated_data.get("q", ""),
             active=filters.validated_data.get("active"),
         )
-        page = self.paginate_queryset(items)
+        page = self._forecast(self.paginate_queryset(items))
         return self.get_paginated_response(InventoryItemSerializer(page, many=True).data)
 
     @extend_schema(
@@ -212,11 +254,13 @@ class InventoryItemViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["get"], url_path="low-stock")
     def low_stock(self, request):
-        page = self.paginate_queryset(selectors.items_low(workspace=request.workspace))
+        page = self._forecast(
+            self.paginate_queryset(selectors.items_low(workspace=request.workspace))
+        )
         return self.get_paginated_response(InventoryItemSerializer(page, many=True).data)
 
     def retrieve(self, request, pk=None):
-        return Response(InventoryItemSerializer(self.get_object()).data)
+        return Response(self._item_data(self.get_object()))
 
     @extend_schema(responses={201: InventoryItemSerializer})
     def create(self, request):
@@ -225,7 +269,7 @@ class InventoryItemViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
         item = services.item_create(
             workspace=request.workspace, actor=request.user, **serializer.validated_data
         )
-        return Response(InventoryItemSerializer(item).data, status=status.HTTP_201_CREATED)
+        return Response(self._item_data(item), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         description="Edit an item's details; its quantity moves through usage, "
@@ -236,7 +280,7 @@ class InventoryItemViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
         serializer = InventoryItemSerializer(item, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         item = services.item_update(item=item, actor=request.user, **serializer.validated_data)
-        return Response(InventoryItemSerializer(item).data)
+        return Response(self._item_data(item))
 
     @extend_schema(
         request=UsageSerializer,

@@ -108,8 +108,9 @@ def test_the_list_takes_a_constant_number_of_queries(
 ):
     InventoryItemFactory.create_batch(items, workspace=workspace_a)
 
-    # 4 queries: the token's user, the workspace membership, the count, the page of items
-    with django_assert_max_num_queries(4):
+    # 5 queries: the token's user, the workspace membership, the count, the page of items,
+    # the page's stock forecast
+    with django_assert_max_num_queries(5):
         response = owner_api.get("/api/v1/inventory")
 
     assert response.status_code == 200
@@ -124,8 +125,9 @@ def test_the_low_stock_list_takes_a_constant_number_of_queries(
         items, workspace=workspace_a, quantity_on_hand=1, low_stock_threshold=5
     )
 
-    # 4 queries: the token's user, the workspace membership, the count, the page of items
-    with django_assert_max_num_queries(4):
+    # 5 queries: the token's user, the workspace membership, the count, the page of items,
+    # the page's stock forecast
+    with django_assert_max_num_queries(5):
         response = owner_api.get("/api/v1/inventory/low-stock")
 
     assert response.status_code == 200

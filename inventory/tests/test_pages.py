@@ -69,9 +69,9 @@ def test_the_list_page_takes_a_constant_number_of_queries(
 ):
     InventoryItemFactory.create_batch(items, workspace=workspace_a)
 
-    # 6 queries: session, user, workspace membership, the count, the page of items, the
-    # workspace switcher's memberships
-    with django_assert_max_num_queries(6):
+    # 7 queries: session, user, workspace membership, the count, the page of items, the
+    # page's stock forecast, the workspace switcher's memberships
+    with django_assert_max_num_queries(7):
         response = owner_client.get(reverse("inventory"))
 
     assert response.status_code == 200
