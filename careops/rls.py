@@ -34,6 +34,7 @@ from contextvars import ContextVar
 
 from django.conf import settings
 from django.db import transaction
+from psycopg.pq import TransactionStatus
 
 ALL = "*"
 SETTING = "app.workspace_id"
@@ -79,11 +80,8 @@ class WorkspaceScopeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = _scope.set(ALL)
-        try:
+        with all_workspaces():
             return self.get_response(request)
-        finally:
-            _scope.reset(token)
 
 
 def _apply(connection, scope: str) -> None:
@@ -101,8 +99,6 @@ def enforce_scope(execute, sql, params, many, context):
     connection = context["connection"]
     if not getattr(settings, "DATABASE_RLS", False):
         return execute(sql, params, many, context)
-    from psycopg.pq import TransactionStatus
-
     status = connection.connection.info.transaction_status
     if status == TransactionStatus.INERROR:
         return execute(sql, params, many, context)
