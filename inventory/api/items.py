@@ -86,14 +86,11 @@ class InventoryItemSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        # The forecast's fields are declared read-only above.
         read_only_fields = [
             "id",
             "is_low",
             "low_since",
-            "needed_7d",
-            "needed_30d",
-            "runs_out_on",
-            "short_7d",
             "created_at",
             "updated_at",
         ]
