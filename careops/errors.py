@@ -241,7 +241,9 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Http
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _is_api(request):
         return JsonResponse(error_body("permission_denied", "You may not do this."), status=403)
-    return render(request, "403.html", status=403)
+    # The reason careops.tenancy gave (owners only, no access to an area), when it gave one.
+    reason = str(exception) if isinstance(exception, DjangoPermissionDenied) else ""
+    return render(request, "403.html", {"reason": reason}, status=403)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -6,8 +6,14 @@ How the workspace is chosen, in order:
 3. the caller's only membership, when there is exactly one (pages: the oldest membership).
 
 The caller must be a member of that workspace; otherwise it is "not found", whether the
-workspace exists or not. Role rules (owner vs staff) are checked here and nowhere else: views
-name the actions that need an owner, and this module enforces it.
+workspace exists or not. Role rules (owner vs staff) and area rules are checked here and
+nowhere else: views name the actions that need an owner, and this module enforces it.
+
+Areas: each staff member has, per area (Inbox, Bookings, Forms, Inventory), no access, view
+only, or view and act (workspaces.models.Access); owners act everywhere. A view belongs to the
+area of the app that defines it (`AREA_OF_APP`: messaging's views are the Inbox), unless it
+declares `area` itself (None: no area, e.g. a page that composes several). Without access to
+its area a view answers 403; with view only, every method but GET, HEAD and OPTIONS does.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from rest_framework.permissions import BasePermission
 
 from careops import rls
 from careops.errors import Forbidden, NotFound, WorkspaceRequired
-from workspaces.models import Membership, WorkspaceDeactivated
+from workspaces.models import Access, Area, Membership, WorkspaceDeactivated
 
 if TYPE_CHECKING:
     from workspaces.models import Workspace
@@ -114,6 +120,45 @@ def request_membership(
     raise WorkspaceRequired()
 
 
+# The area of each app's views, unless a view says otherwise with its own `area`.
+AREA_OF_APP = {
+    "messaging": Area.INBOX,
+    "bookings": Area.BOOKINGS,
+    "forms": Area.FORMS,
+    "inventory": Area.INVENTORY,
+}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_OF_ITS_APP = object()
+
+
+def view_area(view: Any) -> str | None:
+    """The area a view (class or instance) belongs to, or None."""
+    view_class = view if isinstance(view, type) else type(view)
+    declared = getattr(view_class, "area", _OF_ITS_APP)
+    if declared is not _OF_ITS_APP:
+        return declared
+    return AREA_OF_APP.get(view_class.__module__.split(".", 1)[0])
+
+
+def area_denial(membership: Membership, area: str | None, method: str) -> str | None:
+    """Why the member may not make this request in the area, or None when they may."""
+    if area is None:
+        return None
+    level = membership.access(area)
+    label = Area(area).label
+    if level == Access.NONE:
+        return f"You have no access to {label} in this workspace; an owner can give it."
+    if level == Access.VIEW and method.upper() not in SAFE_METHODS:
+        return f"You may view {label} but not make changes there; an owner can allow it."
+    return None
+
+
+def staff_areas(membership: Membership) -> frozenset[str] | None:
+    """The areas a staff member may see, to filter what spans areas (alerts); None for an
+    owner, who sees every area."""
+    return None if membership.is_owner else membership.visible_areas
+
+
 def requires_owner(view: Any, request: HttpRequest) -> bool:
     owner_actions = getattr(view, "owner_actions", ())
     action = getattr(view, "action", None) or request.method.lower()
@@ -138,6 +183,9 @@ class WorkspaceAccess(BasePermission):
         membership = request_membership(request, workspace_id=view.kwargs.get(kwarg))
         if requires_owner(view, request) and not membership.is_owner:
             raise Forbidden(OWNER_ONLY_MESSAGE)
+        denial = area_denial(membership, view_area(view), request.method)
+        if denial is not None:
+            raise Forbidden(denial)
         return True
 
 
@@ -205,6 +253,9 @@ class WorkspacePageMixin(LoginRequiredMixin):
             return redirect("workspace-new")
         if self.owner_only and not membership.is_owner:
             raise PermissionDenied(OWNER_ONLY_MESSAGE)
+        denial = area_denial(membership, view_area(self), request.method)
+        if denial is not None:
+            raise PermissionDenied(denial)
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -223,8 +274,13 @@ def workspace_context_processor(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    membership = getattr(request, "membership", None)
     return {
-        "current_membership": getattr(request, "membership", None),
+        "current_membership": membership,
+        # The areas the navigation shows: an entry for each the member may open.
+        "visible_areas": membership.visible_areas if membership is not None else frozenset(),
+        # Each area's level ("none", "view", "act"): pages offer their actions only with "act".
+        "area_access": membership.areas if membership is not None else {},
         "current_workspace": getattr(request, "workspace", None),
         "switcher_memberships": rls.AcrossWorkspaces(
             Membership.objects.select_related("workspace")

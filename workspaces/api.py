@@ -26,7 +26,7 @@ from careops.serializers import row_of
 from careops.tenancy import WorkspaceViewSetMixin
 from careops.throttling import ScopedRateThrottle
 from workspaces import selectors, services
-from workspaces.models import Invitation, Membership, User, Workspace
+from workspaces.models import Access, Invitation, Membership, User, Workspace
 from workspaces.onboarding import onboarding_status
 
 # --- Serializers ------------------------------------------------------------------------------
@@ -88,12 +88,25 @@ class WorkspaceBriefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug", "status"]
 
 
+class AreaAccessSerializer(serializers.Serializer):
+    """Per area: "none", "view" (read only) or "act" (view and act)."""
+
+    inbox = serializers.ChoiceField(choices=Access.choices, required=False)
+    bookings = serializers.ChoiceField(choices=Access.choices, required=False)
+    forms = serializers.ChoiceField(choices=Access.choices, required=False)
+    inventory = serializers.ChoiceField(choices=Access.choices, required=False)
+
+
+MEMBER_ACCESS_HELP = "What the member may do in each area; an owner acts in every area."
+
+
 class MyMembershipSerializer(serializers.ModelSerializer):
     workspace = WorkspaceBriefSerializer()
+    access = AreaAccessSerializer(source="areas", read_only=True, help_text=MEMBER_ACCESS_HELP)
 
     class Meta:
         model = Membership
-        fields = ["id", "workspace", "role"]
+        fields = ["id", "workspace", "role", "access"]
 
 
 class MeSerializer(UserSerializer):
@@ -151,17 +164,24 @@ class LogoutSerializer(serializers.Serializer):
 
 
 class MembershipSerializer(serializers.ModelSerializer):
-    user = UserSerializer()
+    user = UserSerializer(read_only=True)
+    access = AreaAccessSerializer(source="areas", help_text=MEMBER_ACCESS_HELP)
 
     class Meta:
         model = Membership
-        fields = ["id", "user", "role", "created_at"]
-        read_only_fields = fields
+        fields = ["id", "user", "role", "access", "created_at"]
+        read_only_fields = ["id", "user", "role", "created_at"]
 
 
 class InvitationSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
     invited_by = serializers.EmailField(source="invited_by.email", read_only=True, default=None)
+    access = AreaAccessSerializer(
+        source="area_access",
+        required=False,
+        help_text="The areas a staff member starts with, shown when accepting; an area left "
+        "out: view and act. Owners have every area whatever this says.",
+    )
 
     class Meta:
         model = Invitation
@@ -169,6 +189,7 @@ class InvitationSerializer(serializers.ModelSerializer):
             "id",
             "email",
             "role",
+            "access",
             "status",
             "invited_by",
             "expires_at",
@@ -176,7 +197,7 @@ class InvitationSerializer(serializers.ModelSerializer):
             "accepted_at",
             "created_at",
         ]
-        read_only_fields = [f for f in fields if f not in ("email", "role")]
+        read_only_fields = [f for f in fields if f not in ("email", "role", "access")]
 
 
 class InvitationAcceptSerializer(serializers.Serializer):
@@ -400,8 +421,10 @@ class InvitationViewSet(
         return selectors.invitations_for_workspace(workspace=self.request.workspace)
 
     def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        access = data.pop("area_access", None)
         serializer.instance = services.invitation_create(
-            workspace=self.request.workspace, actor=self.request.user, **serializer.validated_data
+            workspace=self.request.workspace, actor=self.request.user, access=access, **data
         )
 
     def perform_destroy(self, instance):
@@ -427,18 +450,31 @@ class InvitationViewSet(
     )
 )
 class MembershipViewSet(
-    WorkspaceViewSetMixin, mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+    WorkspaceViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
 ):
-    """The workspace's members. Owners remove members; a workspace keeps one owner at least."""
+    """The workspace's members. Owners open and close areas to staff (PATCH `access`) and
+    remove members; a workspace keeps one owner at least."""
 
     queryset = Membership.objects.none()
     serializer_class = MembershipSerializer
-    owner_actions = ("destroy",)
+    owner_actions = ("destroy", "partial_update")
+    http_method_names = ["get", "patch", "delete", "head", "options"]
     filterset_fields = ["role"]
     ordering_fields = ["created_at"]
 
     def scoped_queryset(self):
         return selectors.memberships_for_workspace(workspace=self.request.workspace)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.membership_access_update(
+            membership=serializer.instance,
+            actor=self.request.user,
+            access=serializer.validated_data.get("areas", {}),
+        )
 
     def perform_destroy(self, instance):
         services.membership_remove(membership=instance, actor=self.request.user)

@@ -208,8 +208,76 @@ class Workspace(TimestampedModel):
         return dateformat.format(timezone.localtime(moment, self.zone), fmt)
 
 
-class Membership(TimestampedModel):
-    """A user's place in a workspace. Owners run the workspace; staff run the day."""
+class Area(models.TextChoices):
+    """The parts of the dashboard an owner opens or closes to each staff member."""
+
+    INBOX = "inbox", "Inbox"
+    BOOKINGS = "bookings", "Bookings"
+    FORMS = "forms", "Forms"
+    INVENTORY = "inventory", "Inventory"
+
+
+class Access(models.TextChoices):
+    """What a staff member may do in an area. Owners always have ACT everywhere."""
+
+    NONE = "none", "No access"
+    VIEW = "view", "View only"
+    ACT = "act", "View and act"
+
+
+def _access_field(area: Area) -> models.CharField:
+    return models.CharField(
+        f"{area.label} access", max_length=8, choices=Access.choices, default=Access.ACT
+    )
+
+
+def access_fields(access: dict[str, str]) -> dict[str, str]:
+    """{area: level} as the model's columns: {"inbox_access": level, ...}."""
+    return {f"{Area(area)}_access": Access(level).value for area, level in access.items()}
+
+
+class AreaAccess(models.Model):
+    """Per-area access, held by a membership and, as the defaults it will grant, by an
+    invitation. One column per area: a check constraint keeps each to a known level."""
+
+    inbox_access = _access_field(Area.INBOX)
+    bookings_access = _access_field(Area.BOOKINGS)
+    forms_access = _access_field(Area.FORMS)
+    inventory_access = _access_field(Area.INVENTORY)
+
+    class Meta:
+        abstract = True
+
+    @staticmethod
+    def access_constraints(prefix: str) -> list[models.CheckConstraint]:
+        return [
+            models.CheckConstraint(
+                condition=models.Q(**{f"{area}_access__in": Access.values}),
+                name=f"{prefix}_{area}_access_valid",
+            )
+            for area in Area.values
+        ]
+
+    def area_access(self) -> dict[str, str]:
+        """Every area and the level this row grants in it: {"inbox": "act", ...}."""
+        return {area: getattr(self, f"{area}_access") for area in Area.values}
+
+    def access_fields(self) -> dict[str, str]:
+        return access_fields(self.area_access())
+
+    def set_area_access(self, access: dict[str, str]) -> list[str]:
+        """Take the levels given (areas not named keep theirs); returns the fields changed."""
+        changed = []
+        for field, level in access_fields(access).items():
+            if getattr(self, field) != level:
+                setattr(self, field, level)
+                changed.append(field)
+        return changed
+
+
+class Membership(AreaAccess, TimestampedModel):
+    """A user's place in a workspace. Owners run the workspace; staff run the day, in the
+    areas their owner opened to them (an owner's own area columns are not read)."""
 
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"
@@ -230,6 +298,7 @@ class Membership(TimestampedModel):
                 condition=models.Q(role__in=["owner", "staff"]),
                 name="workspaces_membership_role_valid",
             ),
+            *AreaAccess.access_constraints("workspaces_membership"),
         ]
         indexes = [
             # The member list of a workspace, by role (team page, owner count on removal).
@@ -243,14 +312,36 @@ class Membership(TimestampedModel):
     def is_owner(self) -> bool:
         return self.role == self.Role.OWNER
 
+    def access(self, area: str) -> str:
+        """The level this member has in the area: an owner acts everywhere."""
+        if self.is_owner:
+            return Access.ACT
+        return getattr(self, f"{Area(area)}_access")
+
+    def can_view(self, area: str) -> bool:
+        return self.access(area) != Access.NONE
+
+    def can_act(self, area: str) -> bool:
+        return self.access(area) == Access.ACT
+
+    @property
+    def areas(self) -> dict[str, str]:
+        """Every area and this member's level in it (an owner: act in all)."""
+        return {area: self.access(area) for area in Area.values}
+
+    @property
+    def visible_areas(self) -> frozenset[str]:
+        return frozenset(area for area, level in self.areas.items() if level != Access.NONE)
+
 
 class InvitationQuerySet(WorkspaceQuerySet):
     def pending(self) -> InvitationQuerySet:
         return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
 
 
-class Invitation(TimestampedModel):
-    """An owner's invitation for someone to join the workspace, sent by email."""
+class Invitation(AreaAccess, TimestampedModel):
+    """An owner's invitation for someone to join the workspace, sent by email. Its area
+    columns are the access the new staff member starts with (shown when accepting)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
     email = models.EmailField()
@@ -279,6 +370,7 @@ class Invitation(TimestampedModel):
                 condition=models.Q(email=Lower("email")),
                 name="workspaces_invitation_email_lowercase",
             ),
+            *AreaAccess.access_constraints("workspaces_invitation"),
         ]
         indexes = [
             # The sweep that sends invitations whose email could not be queued.

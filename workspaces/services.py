@@ -17,11 +17,14 @@ from django.utils.text import slugify
 from careops.errors import Conflict, Forbidden, InvalidInput
 from careops.queue import enqueue_on_commit
 from workspaces.models import (
+    Access,
+    Area,
     Invitation,
     Membership,
     User,
     Workspace,
     WorkspaceDeactivated,
+    access_fields,
     normalize_email,
 )
 from workspaces.onboarding import unmet_required_steps
@@ -203,6 +206,42 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
     log.info("membership_removed", membership_id=membership.pk, actor=actor.pk)
 
 
+def area_access_parse(access: dict | None, *, field: str = "access") -> dict[str, str]:
+    """{area: level} from input, each checked: unknown areas and levels are refused by name."""
+    if access is None:
+        return {}
+    if not isinstance(access, dict):
+        raise InvalidInput(fields={field: ["Give an object of area: level."]})
+    problems: dict[str, list[str]] = {}
+    for area, level in access.items():
+        if area not in Area.values:
+            problems[f"{field}.{area}"] = [f"Not an area; the areas: {', '.join(Area.values)}."]
+        elif level not in Access.values:
+            problems[f"{field}.{area}"] = [f"Choose one of: {', '.join(Access.values)}."]
+    if problems:
+        raise InvalidInput(fields=problems)
+    return dict(access)
+
+
+def membership_access_update(
+    *, membership: Membership, actor: User, access: dict[str, str]
+) -> Membership:
+    """Open or close areas to a staff member (owners always have every area)."""
+    access = area_access_parse(access)
+    if membership.is_owner:
+        raise InvalidInput(fields={"access": ["Owners always have every area."]})
+    changed = membership.set_area_access(access)
+    if changed:
+        membership.save(update_fields=[*changed, "updated_at"])
+        log.info(
+            "membership_access_changed",
+            membership_id=membership.pk,
+            actor=actor.pk,
+            access=membership.area_access(),
+        )
+    return membership
+
+
 # --- Invitations ------------------------------------------------------------------------------
 
 
@@ -235,10 +274,18 @@ def invitation_from_token(token: str) -> Invitation:
 
 
 def invitation_create(
-    *, workspace: Workspace, actor: User, email: str, role: str = Membership.Role.STAFF
+    *,
+    workspace: Workspace,
+    actor: User,
+    email: str,
+    role: str = Membership.Role.STAFF,
+    access: dict[str, str] | None = None,
 ) -> Invitation:
-    """Invite someone by email. Inviting the same address again refreshes and resends."""
+    """Invite someone by email, with the areas a staff member will start with (`access`,
+    {area: level}; areas not named: view and act). Inviting the same address again refreshes
+    and resends, with the role and areas given this time."""
     email = normalize_email(email)
+    access = dict.fromkeys(Area.values, Access.ACT.value) | area_access_parse(access)
     if role not in Membership.Role.values:
         raise InvalidInput(
             fields={"role": [f"Choose one of: {', '.join(Membership.Role.values)}."]}
@@ -252,13 +299,26 @@ def invitation_create(
             email=email,
             accepted_at=None,
             revoked_at=None,
-            defaults={"role": role, "invited_by": actor, "expires_at": expires_at},
+            defaults={
+                "role": role,
+                "invited_by": actor,
+                "expires_at": expires_at,
+                **access_fields(access),
+            },
         )
         if not created:
             invitation.role, invitation.expires_at, invitation.sent_at = role, expires_at, None
             invitation.invited_by = actor
+            changed = invitation.set_area_access(access)
             invitation.save(
-                update_fields=["role", "expires_at", "sent_at", "invited_by", "updated_at"]
+                update_fields=[
+                    "role",
+                    "expires_at",
+                    "sent_at",
+                    "invited_by",
+                    *changed,
+                    "updated_at",
+                ]
             )
         _queue_invitation_email(invitation)
     log.info("invitation_created", invitation_id=invitation.pk, workspace_id=workspace.pk)
@@ -299,7 +359,9 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
         if locked.status != "pending":
             raise InvalidInput(fields={"token": [f"This invitation has been {locked.status}."]})
         membership, _ = Membership.objects.get_or_create(
-            workspace_id=locked.workspace_id, user=user, defaults={"role": locked.role}
+            workspace_id=locked.workspace_id,
+            user=user,
+            defaults={"role": locked.role, **locked.access_fields()},
         )
         locked.accepted_at, locked.accepted_by = timezone.now(), user
         locked.save(update_fields=["accepted_at", "accepted_by", "updated_at"])

@@ -11,9 +11,10 @@ from rest_framework.response import Response
 
 from automation.alerts import alert_acknowledge
 from automation.models import Alert
-from automation.selectors import alerts_for_workspace
+from automation.selectors import alert_area, alerts_for_workspace
+from careops.errors import Forbidden
 from careops.pagination import PageNumberPagination
-from careops.tenancy import WorkspaceViewSetMixin
+from careops.tenancy import WorkspaceViewSetMixin, area_denial, staff_areas
 from workspaces.api import UserBriefSerializer
 
 # --- Serializers ------------------------------------------------------------------------------
@@ -72,7 +73,11 @@ class AlertViewSet(WorkspaceViewSetMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filter_backends: list = []
 
     def scoped_queryset(self) -> QuerySet[Alert]:
-        return alerts_for_workspace(workspace=self.request.workspace, is_open=None)
+        return alerts_for_workspace(
+            workspace=self.request.workspace,
+            is_open=None,
+            areas=staff_areas(self.request.membership),
+        )
 
     @extend_schema(parameters=[AlertFilterSerializer])
     def list(self, request):
@@ -80,7 +85,10 @@ class AlertViewSet(WorkspaceViewSetMixin, mixins.RetrieveModelMixin, viewsets.Ge
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         alerts = alerts_for_workspace(
-            workspace=request.workspace, is_open=data["open"], kind=data.get("kind")
+            workspace=request.workspace,
+            is_open=data["open"],
+            kind=data.get("kind"),
+            areas=staff_areas(request.membership),
         )
         page = self.paginate_queryset(alerts)
         return self.get_paginated_response(AlertSerializer(page, many=True).data)
@@ -96,5 +104,9 @@ class AlertViewSet(WorkspaceViewSetMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
-        alert = alert_acknowledge(alert=self.get_object(), actor=request.user)
+        alert = self.get_object()
+        denial = area_denial(request.membership, alert_area(alert.kind), request.method)
+        if denial is not None:
+            raise Forbidden(denial)
+        alert = alert_acknowledge(alert=alert, actor=request.user)
         return Response(AlertSerializer(alert).data)

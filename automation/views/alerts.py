@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -12,14 +13,21 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from automation.alerts import alert_acknowledge
-from automation.models import Alert
-from automation.selectors import alerts_for_workspace
-from careops.tenancy import WorkspacePageMixin
+from automation.selectors import alert_area, alerts_for_workspace
+from careops.tenancy import WorkspacePageMixin, area_denial, staff_areas
 
 PAGE_SIZE = 25
 
 
 class AlertsPageMixin(WorkspacePageMixin):
+    def visible_alerts(self, *, is_open: bool | None = True):
+        """The alerts of the areas open to the member (an owner: all)."""
+        return alerts_for_workspace(
+            workspace=self.request.workspace,
+            is_open=is_open,
+            areas=staff_areas(self.request.membership),
+        )
+
     def render(self, template: str, context: dict, status: int = 200):
         with timezone.override(ZoneInfo(self.request.workspace.timezone)):
             return render(self.request, template, context, status=status)
@@ -28,9 +36,7 @@ class AlertsPageMixin(WorkspacePageMixin):
 class AlertListView(AlertsPageMixin, View):
     def get(self, request):
         include_closed = request.GET.get("closed") == "1"
-        alerts = alerts_for_workspace(
-            workspace=request.workspace, is_open=None if include_closed else True
-        )
+        alerts = self.visible_alerts(is_open=None if include_closed else True)
         page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
         context = {"page_obj": page, "alerts": page.object_list, "include_closed": include_closed}
         return self.render("automation/alerts.html", context)
@@ -41,7 +47,10 @@ class AlertAcknowledgeView(AlertsPageMixin, View):
     the page it came from."""
 
     def post(self, request, pk: int):
-        alert = get_object_or_404(Alert.objects.for_workspace(request.workspace), pk=pk)
+        alert = get_object_or_404(self.visible_alerts(is_open=None), pk=pk)
+        denial = area_denial(request.membership, alert_area(alert.kind), request.method)
+        if denial is not None:
+            raise PermissionDenied(denial)
         alert = alert_acknowledge(alert=alert, actor=request.user)
         if request.htmx:
             return self.render("automation/_alert.html", {"alert": alert})

@@ -22,6 +22,7 @@ from forms.selectors import submissions_for_workspace
 from inventory.selectors import items_low
 from messaging.models import Conversation
 from messaging.selectors import conversations_for_workspace
+from workspaces.models import Area
 
 # How many rows a panel lists; its heading links to the page that has the rest.
 LIMIT = 8
@@ -139,24 +140,27 @@ def panel_low_stock(*, workspace) -> Panel:
     return Panel(rows, more)
 
 
-def panel_alerts(*, workspace) -> Panel:
-    """Open alerts, newest first: 1 query."""
-    rows, more = _cut(alerts_for_workspace(workspace=workspace))
+def panel_alerts(*, workspace, areas=None) -> Panel:
+    """Open alerts, newest first (only those of `areas`, when given): 1 query."""
+    rows, more = _cut(alerts_for_workspace(workspace=workspace, areas=areas))
     return Panel(rows, more)
 
 
 def panels_for(membership, *, now: datetime | None = None) -> dict[str, Panel]:
     """Every panel of the member's dashboard: an owner's cover the workspace, a staff member's
-    their own work (no stock: owners look after it)."""
+    their own work in the areas open to them (no stock: owners look after it)."""
     workspace = membership.workspace
     staff = None if membership.is_owner else membership.user_id  # an id: no query for the user
-    panels = {
-        "today": panel_today(workspace=workspace, staff=staff, now=now),
-        "week": panel_week(workspace=workspace, staff=staff, now=now),
-        "conversations": panel_conversations(workspace=workspace, staff=staff),
-        "forms": panel_forms(workspace=workspace, staff=staff),
-        "alerts": panel_alerts(workspace=workspace),
-    }
+    areas = membership.visible_areas
+    panels = {}
+    if Area.BOOKINGS in areas:
+        panels["today"] = panel_today(workspace=workspace, staff=staff, now=now)
+        panels["week"] = panel_week(workspace=workspace, staff=staff, now=now)
+    if Area.INBOX in areas:
+        panels["conversations"] = panel_conversations(workspace=workspace, staff=staff)
+    if Area.FORMS in areas:
+        panels["forms"] = panel_forms(workspace=workspace, staff=staff)
+    panels["alerts"] = panel_alerts(workspace=workspace, areas=None if staff is None else areas)
     if staff is None:
         panels["low_stock"] = panel_low_stock(workspace=workspace)
     return panels

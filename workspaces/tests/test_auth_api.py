@@ -179,6 +179,7 @@ def test_me_lists_the_users_workspaces_and_roles(owner_api, owner, workspace_a):
                 "status": "draft",
             },
             "role": "owner",
+            "access": {"inbox": "act", "bookings": "act", "forms": "act", "inventory": "act"},
         }
     ]
 
