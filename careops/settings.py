@@ -265,6 +265,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "workspaces.models.Membership.Role",
+        "AreaAccessLevelEnum": "workspaces.models.Access",
         "WorkspaceStatusEnum": "workspaces.models.Workspace.Status",
         "ConversationStatusEnum": "messaging.models.Conversation.Status",
         "MessageStatusEnum": "messaging.models.Message.Status",

@@ -6,7 +6,7 @@ from django.urls import include, path
 from careops import health
 from careops.dashboard.views import DashboardFiguresView, DashboardPanelsView, DashboardView
 from workspaces import views as workspace_views
-from workspaces import views_onboarding
+from workspaces import views_onboarding, views_team
 from workspaces.forms import EmailAuthenticationForm
 
 admin.site.site_header = "CareOps support"
@@ -38,6 +38,22 @@ urlpatterns = [
     path("workspaces/new/", workspace_views.workspace_new, name="workspace-new"),
     path("workspaces/switch/", workspace_views.workspace_switch, name="workspace-switch"),
     path("invitations/<str:token>/", workspace_views.invitation_accept, name="invitation-accept"),
+    path("settings/team/", views_team.TeamView.as_view(), name="settings-team"),
+    path(
+        "settings/team/members/<int:pk>/access/",
+        views_team.MemberAccessView.as_view(),
+        name="settings-team-access",
+    ),
+    path(
+        "settings/team/members/<int:pk>/remove/",
+        views_team.MemberRemoveView.as_view(),
+        name="settings-team-remove",
+    ),
+    path(
+        "settings/team/invitations/<int:pk>/revoke/",
+        views_team.InvitationRevokeView.as_view(),
+        name="settings-team-invitation-revoke",
+    ),
     path("onboarding/", views_onboarding.OnboardingStartView.as_view(), name="onboarding"),
     path(
         "onboarding/<slug:step>/",

@@ -135,6 +135,8 @@ def route_values(w: FullWorkspace, *, type_slug: str, reset_user) -> dict[str, o
         "settings/automation/<pk>": w.rules["welcome"].pk,
         "alerts/<pk>": w.alerts[0].pk,
         "onboarding/<step>": Same(REVIEW_KEY),
+        "settings/team/members/<pk>": ws.memberships.get(user=w.staff).pk,
+        "settings/team/invitations/<pk>": w.invitation.pk,
         # Public pages, by slug or by signed token
         "c/<slug>": ws.slug,
         "b/<slug>": ws.slug,

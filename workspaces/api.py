@@ -164,13 +164,17 @@ class LogoutSerializer(serializers.Serializer):
 
 
 class MembershipSerializer(serializers.ModelSerializer):
-    user = UserSerializer(read_only=True)
+    user = UserSerializer()
     access = AreaAccessSerializer(source="areas", help_text=MEMBER_ACCESS_HELP)
 
     class Meta:
         model = Membership
         fields = ["id", "user", "role", "access", "created_at"]
-        read_only_fields = ["id", "user", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MembershipAccessSerializer(serializers.Serializer):
+    access = AreaAccessSerializer(help_text="The areas to change, each to none, view or act.")
 
 
 class InvitationSerializer(serializers.ModelSerializer):
@@ -450,11 +454,7 @@ class InvitationViewSet(
     )
 )
 class MembershipViewSet(
-    WorkspaceViewSetMixin,
-    mixins.ListModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
+    WorkspaceViewSetMixin, mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     """The workspace's members. Owners open and close areas to staff (PATCH `access`) and
     remove members; a workspace keeps one owner at least."""
@@ -462,19 +462,22 @@ class MembershipViewSet(
     queryset = Membership.objects.none()
     serializer_class = MembershipSerializer
     owner_actions = ("destroy", "partial_update")
-    http_method_names = ["get", "patch", "delete", "head", "options"]
     filterset_fields = ["role"]
     ordering_fields = ["created_at"]
 
     def scoped_queryset(self):
         return selectors.memberships_for_workspace(workspace=self.request.workspace)
 
-    def perform_update(self, serializer):
-        serializer.instance = services.membership_access_update(
-            membership=serializer.instance,
-            actor=self.request.user,
-            access=serializer.validated_data.get("areas", {}),
+    @extend_schema(request=MembershipAccessSerializer, responses={200: MembershipSerializer})
+    def partial_update(self, request, workspace_pk=None, pk=None):
+        """Open or close areas to a staff member: the areas named change, the others stay."""
+        membership = self.get_object()
+        serializer = MembershipAccessSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.membership_access_update(
+            membership=membership, actor=request.user, access=serializer.validated_data["access"]
         )
+        return Response(MembershipSerializer(membership).data)
 
     def perform_destroy(self, instance):
         services.membership_remove(membership=instance, actor=self.request.user)

@@ -7,7 +7,7 @@ import zoneinfo
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from workspaces.models import Membership, validate_phone
+from workspaces.models import Access, Area, Membership, validate_phone
 
 COMMON_TIMEZONES = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
 
@@ -79,8 +79,29 @@ class WorkspaceDetailsForm(forms.Form):
     )
 
 
-class InvitationForm(forms.Form):
+def _access_field(area: Area) -> forms.ChoiceField:
+    return forms.ChoiceField(label=area.label, choices=Access.choices, initial=Access.ACT)
+
+
+class AreaAccessForm(forms.Form):
+    """A staff member's level in each area (their own, or an invitation's defaults)."""
+
+    inbox_access = _access_field(Area.INBOX)
+    bookings_access = _access_field(Area.BOOKINGS)
+    forms_access = _access_field(Area.FORMS)
+    inventory_access = _access_field(Area.INVENTORY)
+
+    def access(self) -> dict[str, str]:
+        return {area: self.cleaned_data[f"{area}_access"] for area in Area.values}
+
+
+class InvitationForm(AreaAccessForm):
     email = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autocomplete": "off"}))
     role = forms.ChoiceField(
-        label="Role", choices=Membership.Role.choices, initial=Membership.Role.STAFF
+        label="Role",
+        choices=Membership.Role.choices,
+        initial=Membership.Role.STAFF,
+        help_text="Owners have every area and the settings; staff have the areas chosen below.",
     )
+
+    field_order = ["email", "role"]

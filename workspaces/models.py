@@ -236,6 +236,11 @@ def access_fields(access: dict[str, str]) -> dict[str, str]:
     return {f"{Area(area)}_access": Access(level).value for area, level in access.items()}
 
 
+def area_levels(access: dict[str, str]) -> list[tuple[str, str]]:
+    """[(area's name, level's name)] in the areas' order, as pages show them."""
+    return [(Area(area).label, Access(level).label) for area, level in access.items()]
+
+
 class AreaAccess(models.Model):
     """Per-area access, held by a membership and, as the defaults it will grant, by an
     invitation. One column per area: a check constraint keeps each to a known level."""
@@ -264,6 +269,9 @@ class AreaAccess(models.Model):
 
     def access_fields(self) -> dict[str, str]:
         return access_fields(self.area_access())
+
+    def area_levels(self) -> list[tuple[str, str]]:
+        return area_levels(self.area_access())
 
     def set_area_access(self, access: dict[str, str]) -> list[str]:
         """Take the levels given (areas not named keep theirs); returns the fields changed."""

@@ -90,7 +90,11 @@ def invitation_accept(request, token: str):
             request, "workspaces/invitation_invalid.html", {"problem": problem}, status=400
         )
 
-    context = {"invitation": invitation, "workspace": invitation.workspace}
+    context = {
+        "invitation": invitation,
+        "workspace": invitation.workspace,
+        "invitation_areas": invitation.area_levels(),
+    }
     user = request.user
     if user.is_authenticated:
         if request.method == "POST":

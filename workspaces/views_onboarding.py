@@ -183,6 +183,7 @@ class OnboardingStepView(OnboardingPageMixin, View):
                     actor=request.user,
                     email=form.cleaned_data["email"],
                     role=form.cleaned_data["role"],
+                    access=form.access(),
                 )
             except DomainError as exc:
                 add_domain_errors(form, exc)
