@@ -24,8 +24,10 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from bookings import setup_services
+from careops.tenancy import view_area
 from tests.full_data import FullWorkspace, full_workspace
 from tests.routes import Route, Same, route_values, url_routes, written
+from workspaces.models import Access, Area
 
 pytestmark = pytest.mark.django_db
 
@@ -336,3 +338,81 @@ def test_every_route_is_resolved_back_to_its_view(two):
     for route, _methods in routes():
         match = resolve(own_path(two, route))
         assert match.func is route.callback, route.shape
+
+
+# --- Areas: what an owner opens to each staff member ------------------------------------------
+
+
+def area_routes(two: Two) -> Iterator[tuple[Route, str, str]]:
+    """(route, method, area) of every signed-in route that belongs to an area and that staff
+    may reach at all (not owner-only)."""
+    for route, methods in routes():
+        area = view_area(route.view_class) if route.view_class is not None else None
+        if area is None or is_public(route.shape):
+            continue
+        for method in methods:
+            if not owner_only(route, method):
+                yield route, method, area
+
+
+def set_access(two: Two, levels: dict[str, str]) -> None:
+    membership = two.a.workspace.memberships.get(user=two.a.staff)
+    membership.set_area_access(levels)
+    membership.save()
+
+
+@pytest.mark.parametrize("closed", Area.values)
+def test_staff_without_an_area_are_refused_its_pages_and_only_its(two, closed):
+    set_access(two, dict.fromkeys(Area.values, Access.ACT) | {closed: Access.NONE})
+    call = Caller(two.a.staff)
+    refused = 0
+    for route, method, area in area_routes(two):
+        response = call(method, own_path(two, route))
+        where = f"{method.upper()} {route.shape}: {response.status_code}"
+        if response.status_code == 405:
+            continue
+        if area == closed:
+            assert response.status_code == 403, where
+            assert not two.leaks(body_of(response))
+            refused += 1
+        else:
+            assert response.status_code != 403, where
+    assert refused >= 4, refused
+
+
+def test_staff_who_may_only_view_are_refused_every_change(two):
+    set_access(two, dict.fromkeys(Area.values, Access.VIEW))
+    call = Caller(two.a.staff)
+    viewed = changes = 0
+    for route, method, _area in area_routes(two):
+        response = call(method, own_path(two, route))
+        where = f"{method.upper()} {route.shape}: {response.status_code}"
+        if response.status_code == 405:
+            continue
+        if method == "get":
+            assert response.status_code != 403, where
+            viewed += 1
+        else:
+            assert response.status_code == 403, where
+            changes += 1
+    assert viewed >= 15, viewed
+    assert changes >= 15, changes
+
+
+def test_the_navigation_shows_only_the_areas_open_to_staff(two):
+    set_access(
+        two,
+        {
+            Area.INBOX: Access.NONE,
+            Area.BOOKINGS: Access.VIEW,
+            Area.FORMS: Access.NONE,
+            Area.INVENTORY: Access.ACT,
+        },
+    )
+    nav = body_of(Caller(two.a.staff)("get", "/contacts/")).split('aria-label="Main"')[1]
+    nav = nav.split("</nav>")[0]
+
+    assert 'href="/inbox/"' not in nav
+    assert 'href="/forms/"' not in nav
+    assert 'href="/bookings/"' in nav
+    assert 'href="/inventory/"' in nav

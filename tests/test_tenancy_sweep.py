@@ -21,7 +21,7 @@ from bookings.tests.factories import (
     BookingTypeFactory,
     WorkingHoursFactory,
 )
-from careops.tenancy import WORKSPACE_HEADER
+from careops.tenancy import WORKSPACE_HEADER, view_area
 from contacts.tests.factories import ContactFactory
 from forms.models import FormUpload
 from forms.tests.factories import FormSubmissionFactory, FormTemplateFactory
@@ -32,6 +32,7 @@ from messaging.tests.factories import (
     MessageFactory,
     MessageTemplateFactory,
 )
+from workspaces.models import Access, Area
 from workspaces.tests.factories import InvitationFactory
 
 pytestmark = pytest.mark.django_db
@@ -155,24 +156,30 @@ def test_lists_never_show_another_workspaces_data(outsider_api, owner, objects_o
         assert owner.email not in body.decode()
 
 
+# Reachable without signing in.
+PUBLIC = {
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/logout",
+    "/api/v1/schema/",
+}
+# Public for one method only: the same path answers 401 to the others.
+PUBLIC_METHODS = {
+    ("/api/v1/contacts", "post"),  # the public contact form
+    ("/api/v1/bookings", "post"),  # the public booking page (staff book through it too)
+    ("/api/v1/bookings/slots", "get"),  # its free times
+    ("/api/v1/bookings/types", "get"),  # its services
+    ("/api/v1/forms/submissions", "post"),  # a client submits a form, by its link's token
+}
+
+# Public to clients, but a signed-in caller's request is staff work (booking for a client).
+STAFF_TOO = {("/api/v1/bookings", "post")}
+
+
 def test_anonymous_callers_get_401_except_on_public_endpoints(anon_api, objects_of_a):
-    public = {
-        "/api/v1/auth/register",
-        "/api/v1/auth/login",
-        "/api/v1/auth/refresh",
-        "/api/v1/auth/logout",
-        "/api/v1/schema/",
-    }
-    # Public for one method only: the same path answers 401 to the others.
-    public_methods = {
-        ("/api/v1/contacts", "post"),  # the public contact form
-        ("/api/v1/bookings", "post"),  # the public booking page
-        ("/api/v1/bookings/slots", "get"),  # its free times
-        ("/api/v1/bookings/types", "get"),  # its services
-        ("/api/v1/forms/submissions", "post"),  # a client submits a form, by its link's token
-    }
     for path, method, _ in operations():
-        if path in public or (path, method) in public_methods:
+        if path in PUBLIC or (path, method) in PUBLIC_METHODS:
             continue
         response = call(anon_api, method, fill(path, objects_of_a))
         assert response.status_code == 401, f"{method.upper()} {path}: {response.status_code}"
@@ -206,3 +213,69 @@ def test_owners_are_not_refused_their_owner_only_operations(owner_api, objects_o
         if owner_only(url, method):
             response = call(owner_api, method, url)
             assert response.status_code != 403, f"{method.upper()} {path}: {response.json()}"
+
+
+# --- Areas: what an owner opens to each staff member ------------------------------------------
+
+
+def area_operations(objects_of_a):
+    """(url, method, area) of every operation of an area that staff may reach at all."""
+    for path, method, _ in operations():
+        if (path, method) in PUBLIC_METHODS - STAFF_TOO:
+            continue  # what clients call, signed in or not: no area's rules apply
+        url = fill(path, objects_of_a)
+        area = view_area(resolve(url).func.cls)
+        if area is not None and not owner_only(url, method):
+            yield url, method, area
+
+
+def set_access(staff, workspace, levels: dict[str, str]) -> None:
+    membership = workspace.memberships.get(user=staff)
+    membership.set_area_access(levels)
+    membership.save()
+
+
+@pytest.mark.parametrize("closed", Area.values)
+def test_staff_without_an_area_get_403_on_its_api_and_only_its(
+    staff_api, staff, workspace_a, objects_of_a, closed
+):
+    set_access(staff, workspace_a, dict.fromkeys(Area.values, Access.ACT) | {closed: Access.NONE})
+    refused = 0
+    for url, method, area in area_operations(objects_of_a):
+        response = call(staff_api, method, url)
+        where = f"{method.upper()} {url}: {response.status_code}"
+        if area == closed:
+            assert response.status_code == 403, where
+            assert response.json()["code"] == "permission_denied"
+            refused += 1
+        else:
+            assert response.status_code != 403, where
+    assert refused >= 3, refused
+
+
+def test_staff_who_may_only_view_get_403_on_every_change(
+    staff_api, staff, workspace_a, objects_of_a
+):
+    set_access(staff, workspace_a, dict.fromkeys(Area.values, Access.VIEW))
+    reads = changes = 0
+    for url, method, _area in area_operations(objects_of_a):
+        response = call(staff_api, method, url)
+        where = f"{method.upper()} {url}: {response.status_code}"
+        if method == "get":
+            assert response.status_code != 403, where
+            reads += 1
+        else:
+            assert response.status_code == 403, where
+            assert "not make changes" in response.json()["message"]
+            changes += 1
+    assert reads >= 15, reads
+    assert changes >= 12, changes
+
+
+def test_owners_act_in_every_area_whatever_their_columns_say(
+    owner_api, owner, workspace_a, objects_of_a
+):
+    set_access(owner, workspace_a, dict.fromkeys(Area.values, Access.NONE))
+    for url, method, _area in area_operations(objects_of_a):
+        response = call(owner_api, method, url)
+        assert response.status_code != 403, f"{method.upper()} {url}: {response.json()}"
