@@ -12,7 +12,10 @@ from django.template.response import TemplateResponse
 from careops.admin import SuperusersEditOnly
 from careops.errors import InvalidInput
 from workspaces import services
-from workspaces.models import Invitation, Membership, User, Workspace
+from workspaces.models import Area, Invitation, Membership, User, Workspace
+
+# A staff member's level in each area (support reads them when someone "cannot see the inbox").
+AREA_FIELDS = [f"{area}_access" for area in Area.values]
 
 
 class EmailUserCreationForm(UserCreationForm):
@@ -31,7 +34,7 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user", "workspace"]
-    fields = ["user", "workspace", "role", "created_at"]
+    fields = ["user", "workspace", "role", *AREA_FIELDS, "created_at"]
     readonly_fields = ["created_at"]
 
 
@@ -60,7 +63,7 @@ class UserAdmin(SuperusersEditOnly, DjangoUserAdmin):
 class InvitationInline(admin.TabularInline):
     model = Invitation
     extra = 0
-    fields = ["email", "role", "expires_at", "sent_at", "accepted_at", "revoked_at"]
+    fields = ["email", "role", *AREA_FIELDS, "expires_at", "sent_at", "accepted_at", "revoked_at"]
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -140,7 +143,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "workspace", "role", "created_at"]
+    list_display = ["user", "workspace", "role", *AREA_FIELDS, "created_at"]
     list_filter = ["role", "created_at"]
     search_fields = ["user__email", "user__name", "workspace__name", "workspace__slug"]
     list_select_related = ["user", "workspace"]

@@ -80,7 +80,10 @@ class WorkspaceDetailsForm(forms.Form):
 
 
 def _access_field(area: Area) -> forms.ChoiceField:
-    return forms.ChoiceField(label=area.label, choices=Access.choices, initial=Access.ACT)
+    # Not required: an area left out keeps its level (a new invitation's: view and act).
+    return forms.ChoiceField(
+        label=area.label, choices=Access.choices, initial=Access.ACT, required=False
+    )
 
 
 class AreaAccessForm(forms.Form):
@@ -92,7 +95,9 @@ class AreaAccessForm(forms.Form):
     inventory_access = _access_field(Area.INVENTORY)
 
     def access(self) -> dict[str, str]:
-        return {area: self.cleaned_data[f"{area}_access"] for area in Area.values}
+        """The levels given, by area (the areas left out are not named)."""
+        levels = {area: self.cleaned_data.get(f"{area}_access") for area in Area.values}
+        return {area: level for area, level in levels.items() if level}
 
 
 class InvitationForm(AreaAccessForm):
