@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,6 +15,9 @@ from careops.models import WorkspaceOwnedModel
 
 def normalize_email(email: str | None) -> str:
     return (email or "").strip().lower()
+
+
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 
 
 def normalize_phone(phone: str | None, region: str | None = None) -> str:
@@ -30,7 +35,19 @@ def normalize_phone(phone: str | None, region: str | None = None) -> str:
         raise ValidationError(
             "Enter a valid phone number, such as +44 7700 900123.", code="invalid_phone"
         )
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    # E.164 allows 15 digits, though libphonenumber calls some longer ones possible; and a
+    # national trunk prefix kept after the country code ("+62 0…") reads as another number once
+    # stored and read back (libphonenumber drops the 0 the second time). Both are refused, so a
+    # stored number is always E.164 and always the same number.
+    reread = phonenumbers.format_number(
+        phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.E164
+    )
+    if not E164.fullmatch(e164) or reread != e164:
+        raise ValidationError(
+            "Enter a valid phone number, such as +44 7700 900123.", code="invalid_phone"
+        )
+    return e164
 
 
 class Tag(WorkspaceOwnedModel):

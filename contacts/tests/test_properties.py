@@ -201,6 +201,8 @@ def test_emails_differing_only_in_letter_case_normalize_to_one_address(email, fl
 
 @settings(max_examples=500)
 @given(awkward_text)
+@example("+6200000000000000")  # a trunk 0 kept after +62: read back, another number
+@example("+6210000000000000")  # 16 digits, "possible" to libphonenumber, past E.164's 15
 def test_any_text_is_a_phone_in_e164_or_a_validation_error(value):
     try:
         phone = normalize_phone(value)
