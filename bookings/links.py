@@ -7,6 +7,7 @@ from django.urls import NoReverseMatch, reverse
 from bookings.models import Booking
 from contacts.links import ContactLink, TimelineEntry, register_contact_link
 from contacts.models import Contact
+from workspaces.models import Area
 
 
 def _url(booking: Booking) -> str:
@@ -42,4 +43,4 @@ def _reassign(source: Contact, target: Contact) -> int:
     )
 
 
-register_contact_link(ContactLink("bookings", _timeline, _reassign))
+register_contact_link(ContactLink("bookings", _timeline, _reassign, area=Area.BOOKINGS))

@@ -34,6 +34,9 @@ class ContactLink:
     # Move every row of this kind from the first contact to the second, inside the caller's
     # transaction; returns how many rows moved.
     reassign: Callable[[Contact, Contact], int]
+    # The dashboard area its entries belong to (workspaces.models.Area): a staff member
+    # without that area does not see them on the timeline. None: everyone does.
+    area: str | None = None
 
 
 _LINKS: dict[str, ContactLink] = {}

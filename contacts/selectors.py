@@ -73,9 +73,15 @@ def with_tag_names(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def contact_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> list[TimelineEntry]:
-    """What every domain holds about the contact, newest first (one query per domain)."""
-    entries = [entry for link in contact_links() for entry in link.timeline(contact, limit)]
+def contact_timeline(
+    *, contact: Contact, limit: int = TIMELINE_LIMIT, areas=None
+) -> list[TimelineEntry]:
+    """What every domain holds about the contact, newest first (one query per domain); with
+    `areas` (a staff member's), only the domains of those areas."""
+    links = [
+        link for link in contact_links() if areas is None or link.area is None or link.area in areas
+    ]
+    entries = [entry for link in links for entry in link.timeline(contact, limit)]
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
 

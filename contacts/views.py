@@ -18,7 +18,7 @@ from careops import rls
 from careops.errors import DomainError, InvalidInput
 from careops.forms import add_domain_errors
 from careops.ratelimit import submission_allowed
-from careops.tenancy import WorkspacePageMixin
+from careops.tenancy import WorkspacePageMixin, staff_areas
 from contacts import selectors, services
 from contacts.csv_export import contacts_export_response
 from contacts.csv_import import contacts_import_csv
@@ -100,7 +100,9 @@ class ContactDetailView(WorkspacePageMixin, View):
         context = {
             "contact": contact,
             "form": form,
-            "timeline": selectors.contact_timeline(contact=contact),
+            "timeline": selectors.contact_timeline(
+                contact=contact, areas=staff_areas(self.request.membership)
+            ),
         }
         return render(self.request, self.template_name, context)
 

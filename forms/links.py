@@ -7,6 +7,7 @@ from django.urls import NoReverseMatch, reverse
 from contacts.links import ContactLink, TimelineEntry, register_contact_link
 from contacts.models import Contact
 from forms.models import FormSubmission
+from workspaces.models import Area
 
 
 def _url(submission: FormSubmission) -> str:
@@ -41,4 +42,4 @@ def _reassign(source: Contact, target: Contact) -> int:
     )
 
 
-register_contact_link(ContactLink("forms", _timeline, _reassign))
+register_contact_link(ContactLink("forms", _timeline, _reassign, area=Area.FORMS))

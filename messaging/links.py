@@ -8,6 +8,7 @@ from django.urls import reverse
 from contacts.links import ContactLink, TimelineEntry, register_contact_link
 from contacts.models import Contact
 from messaging.models import Conversation, Message
+from workspaces.models import Area
 
 
 def _timeline(contact: Contact, limit: int) -> list[TimelineEntry]:
@@ -55,4 +56,4 @@ def _reassign(source: Contact, target: Contact) -> int:
     return moved
 
 
-register_contact_link(ContactLink("messages", _timeline, _reassign))
+register_contact_link(ContactLink("messages", _timeline, _reassign, area=Area.INBOX))

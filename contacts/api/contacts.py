@@ -19,7 +19,7 @@ from careops import rls
 from careops.errors import NotFound
 from careops.pagination import KeysetPagination, PageNumberPagination
 from careops.serializers import datetimes_renderer, row_of
-from careops.tenancy import WorkspaceViewSetMixin
+from careops.tenancy import WorkspaceViewSetMixin, staff_areas
 from careops.throttling import ScopedRateThrottle
 from contacts import selectors, services
 from contacts.models import Contact, ContactMerge, Tag, first_name_of
@@ -129,7 +129,10 @@ class ContactDetailSerializer(ContactSerializer):
 
     @extend_schema_field(TimelineEntrySerializer(many=True))
     def get_timeline(self, contact: Contact) -> list[dict]:
-        entries = selectors.contact_timeline(contact=contact)
+        request = self.context.get("request")
+        membership = getattr(request, "membership", None)
+        areas = staff_areas(membership) if membership is not None else None
+        entries = selectors.contact_timeline(contact=contact, areas=areas)
         return TimelineEntrySerializer(entries, many=True).data
 
 
@@ -259,7 +262,8 @@ class ContactViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
 
     @extend_schema(responses={200: ContactDetailSerializer})
     def retrieve(self, request, pk=None):
-        return Response(ContactDetailSerializer(self.get_object()).data)
+        contact = self.get_object()
+        return Response(ContactDetailSerializer(contact, context={"request": request}).data)
 
     @extend_schema(
         request=PolymorphicProxySerializer(

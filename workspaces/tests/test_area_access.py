@@ -15,7 +15,7 @@ from automation.models import Alert
 from bookings.tests.factories import BookingFactory
 from contacts.tests.factories import ContactFactory
 from inventory.tests.factories import InventoryItemFactory
-from messaging.tests.factories import ConversationFactory
+from messaging.tests.factories import ConversationFactory, MessageFactory
 from workspaces import services
 from workspaces.models import Access, Area, Invitation, Membership
 from workspaces.tests.factories import MembershipFactory, UserFactory
@@ -404,3 +404,20 @@ def test_a_staff_member_in_two_workspaces_has_each_ones_areas(workspace_a, works
 
     assert staff_membership(workspace_a, staff).can_act(Area.INBOX)
     assert not staff_membership(workspace_b, staff).can_view(Area.INBOX)
+
+
+def test_a_contacts_timeline_leaves_out_the_areas_closed_to_staff(
+    staff_api, staff_client, workspace_a, staff
+):
+    set_access(workspace_a, staff, inbox="none", forms="view")
+    contact = ContactFactory(workspace=workspace_a)
+    BookingFactory(workspace=workspace_a, contact=contact)
+    conversation = ConversationFactory(workspace=workspace_a, contact=contact)
+    MessageFactory(conversation=conversation, body="Private words")
+
+    timeline = staff_api.get(f"/api/v1/contacts/{contact.pk}").json()["timeline"]
+    page = staff_client.get(reverse("contact-detail", args=[contact.pk])).content.decode()
+
+    assert {entry["kind"] for entry in timeline} == {"booking"}
+    assert "Private words" not in page
+    assert 'data-testid="send-form"' not in page
