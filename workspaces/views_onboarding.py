@@ -30,6 +30,7 @@ from workspaces.onboarding import (
     onboarding_step,
     onboarding_steps,
 )
+from workspaces.views_team import invitation_from_form
 
 REVIEW_TITLE = "Review and go live"
 SUMMARY_TEMPLATE = "workspaces/_onboarding_summary.html"
@@ -174,22 +175,9 @@ class OnboardingStepView(OnboardingPageMixin, View):
         return self.page("business_details", status=400, form=form)
 
     def invite(self) -> HttpResponse:
-        request = self.request
-        form = InvitationForm(request.POST)
-        if form.is_valid():
-            try:
-                invitation = services.invitation_create(
-                    workspace=request.workspace,
-                    actor=request.user,
-                    email=form.cleaned_data["email"],
-                    role=form.cleaned_data["role"],
-                    access=form.access(),
-                )
-            except DomainError as exc:
-                add_domain_errors(form, exc)
-            else:
-                messages.success(request, f"Invitation sent to {invitation.email}.")
-                return redirect("onboarding-step", "team")
+        form = InvitationForm(self.request.POST)
+        if invitation_from_form(self.request, form) is not None:
+            return redirect("onboarding-step", "team")
         return self.page("team", status=400, form=form)
 
     def activate(self) -> HttpResponse:

@@ -15,6 +15,7 @@ from careops.forms import add_domain_errors
 from careops.tenancy import WorkspacePageMixin
 from workspaces import selectors, services
 from workspaces.forms import AreaAccessForm, InvitationForm
+from workspaces.models import Invitation
 
 
 class TeamPageMixin(WorkspacePageMixin):
@@ -49,27 +50,34 @@ class TeamPageMixin(WorkspacePageMixin):
         return render(request, "workspaces/settings_team.html", context, status=status)
 
 
+def invitation_from_form(request, form: InvitationForm) -> Invitation | None:
+    """Invite from the form (the team page's, the onboarding wizard's), with the areas the
+    staff member starts with; None, with the problems on the form, when it is refused."""
+    if not form.is_valid():
+        return None
+    try:
+        invitation = services.invitation_create(
+            workspace=request.workspace,
+            actor=request.user,
+            email=form.cleaned_data["email"],
+            role=form.cleaned_data["role"],
+            access=form.access(),
+        )
+    except DomainError as exc:
+        add_domain_errors(form, exc)
+        return None
+    messages.success(request, f"Invitation sent to {invitation.email}.")
+    return invitation
+
+
 class TeamView(TeamPageMixin, View):
     def get(self, request):
         return self.page()
 
     def post(self, request):
-        """A new invitation, with the areas the staff member starts with."""
         form = InvitationForm(request.POST)
-        if form.is_valid():
-            try:
-                invitation = services.invitation_create(
-                    workspace=request.workspace,
-                    actor=request.user,
-                    email=form.cleaned_data["email"],
-                    role=form.cleaned_data["role"],
-                    access=form.access(),
-                )
-            except DomainError as exc:
-                add_domain_errors(form, exc)
-            else:
-                messages.success(request, f"Invitation sent to {invitation.email}.")
-                return redirect("settings-team")
+        if invitation_from_form(request, form) is not None:
+            return redirect("settings-team")
         return self.page(status=400, form=form)
 
 
