@@ -1,5 +1,5 @@
-"""REST API of alerts: what staff should act on (overdue forms, low stock), and acknowledging
-one. Staff and owners alike."""
+"""REST API of alerts: what staff should act on (automation.alerts.catalogue), and
+acknowledging one. Owners see every kind; staff all but the owners' (failing providers)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from automation.alerts import alert_acknowledge
+from automation.alerts import alert_acknowledge, alert_kinds_visible
 from automation.models import Alert
 from automation.selectors import alerts_for_workspace
 from careops.pagination import PageNumberPagination
@@ -41,10 +41,14 @@ class AlertSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
         extra_kwargs = {
-            "subject_type": {"help_text": "`form_submission` or `inventory_item`."},
+            "subject_type": {
+                "help_text": "`conversation`, `booking`, `form_submission`, `inventory_item` "
+                "or `integration`."
+            },
             "url": {"help_text": "The page where the work is (a path on the dashboard)."},
             "resolved_at": {
-                "help_text": "When the cause went away (the form came in, the item restocked)."
+                "help_text": "When the cause went away (the message answered, the booking "
+                "confirmed, the form came in, the item restocked, the provider working again)."
             },
         }
 
@@ -72,7 +76,11 @@ class AlertViewSet(WorkspaceViewSetMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filter_backends: list = []
 
     def scoped_queryset(self) -> QuerySet[Alert]:
-        return alerts_for_workspace(workspace=self.request.workspace, is_open=None)
+        return alerts_for_workspace(
+            workspace=self.request.workspace,
+            is_open=None,
+            kinds=alert_kinds_visible(self.request.membership),
+        )
 
     @extend_schema(parameters=[AlertFilterSerializer])
     def list(self, request):
@@ -80,7 +88,10 @@ class AlertViewSet(WorkspaceViewSetMixin, mixins.RetrieveModelMixin, viewsets.Ge
         filters.is_valid(raise_exception=True)
         data = filters.validated_data
         alerts = alerts_for_workspace(
-            workspace=request.workspace, is_open=data["open"], kind=data.get("kind")
+            workspace=request.workspace,
+            is_open=data["open"],
+            kind=data.get("kind"),
+            kinds=alert_kinds_visible(request.membership),
         )
         page = self.paginate_queryset(alerts)
         return self.get_paginated_response(AlertSerializer(page, many=True).data)

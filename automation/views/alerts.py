@@ -1,5 +1,6 @@
-"""The alerts staff act on (overdue forms, low stock): the open ones, and the acknowledged or
-resolved ones on request. Owners and staff alike."""
+"""The alerts staff act on (automation.alerts.catalogue): the open ones, and the acknowledged
+or resolved ones on request. Owners see every kind; staff all but the owners' (failing
+providers, whose page is the owners')."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
-from automation.alerts import alert_acknowledge
-from automation.models import Alert
+from automation.alerts import alert_acknowledge, alert_kinds_visible
 from automation.selectors import alerts_for_workspace
 from careops.tenancy import WorkspacePageMixin
 
@@ -29,7 +29,9 @@ class AlertListView(AlertsPageMixin, View):
     def get(self, request):
         include_closed = request.GET.get("closed") == "1"
         alerts = alerts_for_workspace(
-            workspace=request.workspace, is_open=None if include_closed else True
+            workspace=request.workspace,
+            is_open=None if include_closed else True,
+            kinds=alert_kinds_visible(request.membership),
         )
         page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
         context = {"page_obj": page, "alerts": page.object_list, "include_closed": include_closed}
@@ -41,7 +43,10 @@ class AlertAcknowledgeView(AlertsPageMixin, View):
     the page it came from."""
 
     def post(self, request, pk: int):
-        alert = get_object_or_404(Alert.objects.for_workspace(request.workspace), pk=pk)
+        alerts = alerts_for_workspace(
+            workspace=request.workspace, is_open=None, kinds=alert_kinds_visible(request.membership)
+        )
+        alert = get_object_or_404(alerts, pk=pk)
         alert = alert_acknowledge(alert=alert, actor=request.user)
         if request.htmx:
             return self.render("automation/_alert.html", {"alert": alert})

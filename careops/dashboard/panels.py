@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, Subquery
 from django.db.models.functions import TruncDate
 
+from automation.alerts import alert_kinds_visible
 from automation.selectors import alerts_for_workspace
 from bookings.models import ACTIVE_STATUSES
 from bookings.selectors import bookings_for_workspace, bookings_today
@@ -139,9 +140,11 @@ def panel_low_stock(*, workspace) -> Panel:
     return Panel(rows, more)
 
 
-def panel_alerts(*, workspace) -> Panel:
-    """Open alerts, newest first: 1 query."""
-    rows, more = _cut(alerts_for_workspace(workspace=workspace))
+def panel_alerts(*, workspace, membership=None) -> Panel:
+    """Open alerts the member may see, newest first: 1 query."""
+    rows, more = _cut(
+        alerts_for_workspace(workspace=workspace, kinds=alert_kinds_visible(membership))
+    )
     return Panel(rows, more)
 
 
@@ -155,7 +158,7 @@ def panels_for(membership, *, now: datetime | None = None) -> dict[str, Panel]:
         "week": panel_week(workspace=workspace, staff=staff, now=now),
         "conversations": panel_conversations(workspace=workspace, staff=staff),
         "forms": panel_forms(workspace=workspace, staff=staff),
-        "alerts": panel_alerts(workspace=workspace),
+        "alerts": panel_alerts(workspace=workspace, membership=membership),
     }
     if staff is None:
         panels["low_stock"] = panel_low_stock(workspace=workspace)
