@@ -44,8 +44,8 @@ def alert_raise(
     severity: str | None = None,
 ) -> tuple[Alert, bool]:
     """The open alert for this subject and kind, created if there is none (the partial unique
-        constraint settles a race: the loser returns the winner's). Its severity, subject type and link
-    come from the catalogue unless given. Returns (alert, created)."""
+    constraint settles a race: the loser returns the winner's). Its severity, subject type and
+    link come from the catalogue unless given. Returns (alert, created)."""
     spec = CATALOGUE[kind]
     subject_type = subject_type or spec.subject_type
     severity = severity or spec.severity

@@ -592,3 +592,53 @@ def test_the_alerts_page_and_dashboard_panel_take_the_same_queries_however_many_
     # The panels alone: session, user, membership, and each panel's one or two queries.
     with django_assert_max_num_queries(14):
         assert owner_client.get(reverse("dashboard-panels")).status_code == 200
+
+
+# --- The rules that switch them on --------------------------------------------------------------
+
+
+def test_an_owner_sets_the_missed_message_wait_on_the_rules_page(workspace_a, owner_client):
+    rule = rules_for(workspace_a)[Rule.Kind.MISSED_MESSAGE]
+    url = reverse("settings-automation-rule", args=[rule.pk])
+
+    page = owner_client.get(url).content.decode()
+    response = owner_client.post(url, {"offset_hours": "2.5"})
+
+    assert "hours of working time without a reply" in page
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.offset_minutes == 150
+
+
+def test_the_unconfirmed_booking_window_is_set_through_the_api(workspace_a, owner_api):
+    rule = rules_for(workspace_a)[Rule.Kind.BOOKING_UNCONFIRMED]
+
+    response = owner_api.patch(
+        f"/api/v1/automation/rules/{rule.pk}", {"offset_minutes": 180}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    rule.refresh_from_db()
+    assert rule.offset_minutes == 180
+
+
+def test_a_new_workspace_waits_an_hour_for_a_reply_and_a_day_for_a_confirmation(workspace_a):
+    rules = rules_for(workspace_a)
+
+    assert rules[Rule.Kind.MISSED_MESSAGE].offset_minutes == 60
+    assert rules[Rule.Kind.BOOKING_UNCONFIRMED].offset_minutes == 24 * 60
+    assert rules[Rule.Kind.INTEGRATION_FAILURE].is_enabled
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [Rule.Kind.MISSED_MESSAGE, Rule.Kind.BOOKING_UNCONFIRMED, Rule.Kind.INTEGRATION_FAILURE],
+)
+def test_a_dry_run_of_an_alert_rule_says_what_it_would_do(workspace_a, owner_api, kind):
+    rule = rules_for(workspace_a)[kind]
+
+    response = owner_api.post(f"/api/v1/automation/rules/{rule.pk}/dry-run", {}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["would"] == "act"
+    assert "alert" in response.json()["reason"]
