@@ -46,10 +46,14 @@ def alert_raise(
     """The open alert for this subject and kind, created if there is none (the partial unique
     constraint settles a race: the loser returns the winner's). Its severity, subject type and
     link come from the catalogue unless given. Returns (alert, created)."""
-    spec = CATALOGUE[kind]
+    # A kind missing from the catalogue (being added) must say all of it.
+    spec = CATALOGUE.get(kind)
+    if spec is None and subject_type is None:
+        raise ValueError(f"{kind} is not in the alert catalogue: give its subject_type.")
     subject_type = subject_type or spec.subject_type
-    severity = severity or spec.severity
-    url = spec.url(subject_id) if url is None else url
+    severity = severity or (spec.severity if spec else Alert.Severity.WARNING)
+    if url is None:
+        url = spec.url(subject_id) if spec else ""
     workspace_id = getattr(workspace, "pk", workspace)
     lookup = {"kind": kind, "subject_type": subject_type, "subject_id": subject_id}
     # Twice at most: the winner of a race may be acknowledged between our insert and our read,

@@ -80,6 +80,8 @@ def missed_messages_check(*, now: datetime) -> tuple[int, int]:
     candidates = list(
         conversations_waiting()
         .filter(
+            # On the conversation itself first: the waiting message is read for recent ones.
+            last_message_at__gte=now - MISSED_LOOKBACK,
             waiting_since__gte=now - MISSED_LOOKBACK,
             waiting_since__lte=now - timedelta(minutes=MIN_MINUTES),
         )

@@ -642,3 +642,28 @@ def test_a_dry_run_of_an_alert_rule_says_what_it_would_do(workspace_a, owner_api
     assert response.status_code == 200, response.json()
     assert response.json()["would"] == "act"
     assert "alert" in response.json()["reason"]
+
+
+def test_a_kind_not_yet_in_the_catalogue_is_raised_with_what_it_says_and_hidden_from_staff(
+    workspace_a, monkeypatch
+):
+    from automation.alerts import alert_raise
+    from automation.alerts.catalogue import alert_kinds_visible
+
+    monkeypatch.delitem(CATALOGUE, Alert.Kind.FORM_OVERDUE)
+    monkeypatch.delitem(ALERT_AREAS, Alert.Kind.FORM_OVERDUE)
+
+    alert, created = alert_raise(
+        workspace=workspace_a,
+        kind=Alert.Kind.FORM_OVERDUE,
+        subject_type="form_submission",
+        subject_id=1,
+        message="New",
+    )
+
+    assert created and (alert.severity, alert.url) == ("warning", "")
+
+    class Staff:
+        is_owner = False
+
+    assert Alert.Kind.FORM_OVERDUE not in alert_kinds_visible(Staff())
