@@ -86,8 +86,20 @@ _ACTS = {
         "A form still pending after its due time would be marked overdue, and staff alerted."
     ),
     Rule.Kind.STOCK_LOW: lambda rule: (
-        "An item below its threshold would raise an alert for staff"
-        + (" and email the owners." if rule.email_owners else ".")
+        "An item below its threshold would raise an alert for staff, a critical one when it is "
+        "out or short for the next day's bookings"
+        + (", and email the owners." if rule.email_owners else ".")
+    ),
+    Rule.Kind.MISSED_MESSAGE: lambda rule: (
+        f"A client's message waiting {rule.offset_minutes} minutes of working time for a staff "
+        "reply would raise an alert for staff."
+    ),
+    Rule.Kind.BOOKING_UNCONFIRMED: lambda rule: (
+        f"A booking still pending {rule.offset_minutes} minutes before its start would raise an "
+        "alert for staff."
+    ),
+    Rule.Kind.INTEGRATION_FAILURE: lambda rule: (
+        "A provider failing to send would raise an alert for the owners."
     ),
 }
 

@@ -27,6 +27,9 @@ class Event(WorkspaceOwnedModel):
         FORM_OVERDUE = "form.overdue", "Form overdue"
         STAFF_REPLIED = "message.staff_replied", "Staff replied"
         STOCK_LOW = "inventory.stock_low", "Stock low"
+        STOCK_RESTOCKED = "inventory.stock_restocked", "Stock restocked"
+        INTEGRATION_FAILED = "messaging.integration_failed", "Integration failing"
+        INTEGRATION_RECOVERED = "messaging.integration_recovered", "Integration recovered"
 
     kind = models.CharField(max_length=40, choices=Kind.choices)
     # What it is about: "contact", "booking", "form_submission", "message", "inventory_item".
@@ -72,6 +75,9 @@ class Rule(WorkspaceOwnedModel):
         PAUSE_ON_REPLY = "pause_on_reply", "Pause automation when staff reply"
         FORM_OVERDUE = "form_overdue", "Alert on overdue forms"
         STOCK_LOW = "stock_low", "Alert on low stock"
+        MISSED_MESSAGE = "missed_message", "Alert on unanswered messages"
+        BOOKING_UNCONFIRMED = "booking_unconfirmed", "Alert on unconfirmed bookings"
+        INTEGRATION_FAILURE = "integration_failure", "Alert on failing providers"
 
     kind = models.CharField(max_length=30, choices=Kind.choices)
     is_enabled = models.BooleanField(default=True)
@@ -79,12 +85,14 @@ class Rule(WorkspaceOwnedModel):
     subject = models.CharField(max_length=255, blank=True)
     body = models.TextField(blank=True, help_text="The email's text.")
     sms_body = models.TextField(blank=True, help_text="The text message, kept short.")
-    # Reminders: how long before the start, and the window in which none is sent (workspace
-    # time zone; the window may cross midnight).
+    # Reminders and unconfirmed-booking alerts: how long before the start; missed-message
+    # alerts: how many working minutes a message may wait for a reply. Reminders: the window in
+    # which none is sent (workspace time zone; the window may cross midnight).
     offset_minutes = models.PositiveIntegerField(default=24 * 60)
     quiet_start = models.TimeField(null=True, blank=True, default=time(21))
     quiet_end = models.TimeField(null=True, blank=True, default=time(8))
-    # Stock alerts: also email the workspace's owners.
+    # Stock alerts (low and critical): also email the workspace's owners; otherwise they reach
+    # them in the app only (the alerts page and the dashboard).
     email_owners = models.BooleanField(default=False)
     # The reminders must be planned again (the rule was switched on, or its timing changed):
     # stored with the change, so a lost task never loses the re-plan (the reminders sweep
@@ -210,11 +218,17 @@ class AutomationRun(WorkspaceOwnedModel):
 
 
 class Alert(WorkspaceOwnedModel):
-    """Something staff should act on, about one subject; one open alert per subject and kind."""
+    """Something staff should act on, about one subject; one open alert per subject and kind.
+    What each kind is about, links to, and how it is raised and resolved: automation.alerts.
+    catalogue."""
 
     class Kind(models.TextChoices):
+        MISSED_MESSAGE = "missed_message", "Message unanswered"
+        BOOKING_UNCONFIRMED = "booking_unconfirmed", "Booking unconfirmed"
         FORM_OVERDUE = "form_overdue", "Form overdue"
         STOCK_LOW = "stock_low", "Low stock"
+        STOCK_CRITICAL = "stock_critical", "Critical stock"
+        INTEGRATION_FAILURE = "integration_failure", "Provider failing"
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"
@@ -252,6 +266,12 @@ class Alert(WorkspaceOwnedModel):
                 name="automation_alert_open",
             ),
             models.Index(fields=["workspace", "-created_at"], name="automation_alert_ws_time"),
+            # The sweeps (automation.alerts): a kind's unresolved alerts, by subject.
+            models.Index(
+                fields=["kind", "subject_id"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="automation_alert_unresolved",
+            ),
         ]
 
     def __str__(self) -> str:

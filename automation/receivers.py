@@ -15,9 +15,9 @@ from automation.models import Event, Rule
 from bookings.signals import booking_created, booking_rescheduled, booking_status_changed
 from contacts.signals import contact_created
 from forms.signals import form_overdue, form_submitted
-from inventory.signals import stock_low
+from inventory.signals import stock_low, stock_restocked
 from messaging.services import set_pause_on_staff_reply
-from messaging.signals import staff_replied
+from messaging.signals import integration_failed, integration_recovered, staff_replied
 
 
 def _record(kind: str, subject_type: str, subject, payload: dict) -> None:
@@ -107,6 +107,28 @@ def on_stock_low(sender, item, **kwargs) -> None:
     _record(
         Event.Kind.STOCK_LOW, "inventory_item", item, {"quantity_on_hand": item.quantity_on_hand}
     )
+
+
+@receiver(stock_restocked, dispatch_uid="automation.stock_restocked")
+def on_stock_restocked(sender, item, **kwargs) -> None:
+    _record(
+        Event.Kind.STOCK_RESTOCKED,
+        "inventory_item",
+        item,
+        {"quantity_on_hand": item.quantity_on_hand},
+    )
+
+
+@receiver(integration_failed, dispatch_uid="automation.integration_failed")
+def on_integration_failed(sender, integration, **kwargs) -> None:
+    _record(
+        Event.Kind.INTEGRATION_FAILED, "integration", integration, {"error": integration.last_error}
+    )
+
+
+@receiver(integration_recovered, dispatch_uid="automation.integration_recovered")
+def on_integration_recovered(sender, integration, **kwargs) -> None:
+    _record(Event.Kind.INTEGRATION_RECOVERED, "integration", integration, {})
 
 
 def pause_on_reply_enabled(workspace) -> bool:

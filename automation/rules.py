@@ -53,6 +53,15 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# The settings a rule starts with where they differ from the model's defaults.
+DEFAULT_SETTINGS: dict[str, dict[str, Any]] = {
+    # Minutes of working time a client's message may wait for a staff reply.
+    Rule.Kind.MISSED_MESSAGE: {"offset_minutes": 60},
+    # How long before its start a booking still pending is alerted on.
+    Rule.Kind.BOOKING_UNCONFIRMED: {"offset_minutes": 24 * 60},
+}
+
+
 def rules_for(workspace) -> dict[str, Rule]:
     """Every rule of the workspace by kind, creating the missing ones with their defaults
     (concurrent first reads create each once: the unique constraint and ignore_conflicts)."""
@@ -65,6 +74,7 @@ def rules_for(workspace) -> dict[str, Rule]:
                     workspace_id=getattr(workspace, "pk", workspace),
                     kind=kind,
                     **DEFAULT_MESSAGES.get(kind, {}),
+                    **DEFAULT_SETTINGS.get(kind, {}),
                 )
                 for kind in missing
             ],
@@ -82,7 +92,11 @@ APPLIES_TO: dict[str, tuple[str, ...] | None] = {
     "subject": MESSAGE_RULES,
     "body": MESSAGE_RULES,
     "sms_body": MESSAGE_RULES,
-    "offset_minutes": (Rule.Kind.BOOKING_REMINDER,),
+    "offset_minutes": (
+        Rule.Kind.BOOKING_REMINDER,
+        Rule.Kind.MISSED_MESSAGE,
+        Rule.Kind.BOOKING_UNCONFIRMED,
+    ),
     "quiet_start": (Rule.Kind.BOOKING_REMINDER,),
     "quiet_end": (Rule.Kind.BOOKING_REMINDER,),
     "email_owners": (Rule.Kind.STOCK_LOW,),

@@ -44,6 +44,15 @@ def automation_send_due_reminders() -> int:
 
 
 @shared_task
+def automation_check_alerts() -> int:
+    """Every five minutes: messages waiting too long for a reply, bookings still pending close
+    to their start (raised and resolved; see automation.alerts.sweeps)."""
+    from automation.alerts import alerts_check
+
+    return alerts_check()
+
+
+@shared_task
 def automation_check_inventory() -> int:
     from automation.alerts import inventory_check
 

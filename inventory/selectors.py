@@ -85,12 +85,14 @@ FORECAST_LONG_DAYS = 30
 class ItemForecast:
     """What the upcoming bookings will use of an item: over the next 7 and 30 days of the
     workspace (today counts as the first), the date the stock runs out at that pace (None if
-    it lasts the 30 days), and whether it is short for the next 7."""
+    it lasts the 30 days), and whether it is short for the next 7; and what the bookings until
+    the end of tomorrow need (the next day's work: critical-stock alerts)."""
 
     needed_7d: int = 0
     needed_30d: int = 0
     runs_out_on: date | None = None
     short_7d: bool = False
+    needed_next_day: int = 0
 
 
 def items_forecast(
@@ -103,6 +105,7 @@ def items_forecast(
     now = now or timezone.now()
     today = workspace.today(now)
     short_end = workspace.midnight(today + timedelta(days=FORECAST_SHORT_DAYS))
+    next_day_end = workspace.midnight(today + timedelta(days=2))
     long_end = workspace.midnight(today + timedelta(days=FORECAST_LONG_DAYS))
     zone = workspace.zone
     # One row per item and local start day: (item, day, the day's need, its part before the
@@ -119,21 +122,23 @@ def items_forecast(
         .annotate(
             need=Sum("booking_type__consumptions__quantity"),
             need_short=Sum("booking_type__consumptions__quantity", filter=Q(start__lt=short_end)),
+            need_next=Sum("booking_type__consumptions__quantity", filter=Q(start__lt=next_day_end)),
         )
         .order_by("booking_type__consumptions__item", "day")
     )
-    days: dict[int, list[tuple[date, int, int]]] = defaultdict(list)
+    days: dict[int, list[tuple[date, int, int, int]]] = defaultdict(list)
     if items:
         for row in rows:
             days[row["booking_type__consumptions__item"]].append(
-                (row["day"], row["need"], row["need_short"] or 0)
+                (row["day"], row["need"], row["need_short"] or 0, row["need_next"] or 0)
             )
     forecasts = {}
     for item in items:
-        needed_7d = needed_30d = 0
+        needed_7d = needed_30d = needed_next_day = 0
         runs_out_on = None
-        for day, need, need_short in days.get(item.pk, ()):
+        for day, need, need_short, need_next in days.get(item.pk, ()):
             needed_7d += need_short
+            needed_next_day += need_next
             needed_30d += need
             if runs_out_on is None and needed_30d > item.quantity_on_hand:
                 runs_out_on = day
@@ -142,6 +147,7 @@ def items_forecast(
             needed_30d=needed_30d,
             runs_out_on=runs_out_on,
             short_7d=needed_7d > item.quantity_on_hand,
+            needed_next_day=needed_next_day,
         )
     return forecasts
 

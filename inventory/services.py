@@ -15,7 +15,7 @@ from django.utils import timezone
 from careops.db import is_constraint
 from careops.errors import Conflict, Forbidden, InvalidInput
 from inventory.models import BookingTypeConsumption, InventoryItem, InventoryUsage
-from inventory.signals import stock_low
+from inventory.signals import stock_low, stock_restocked
 from workspaces.models import Membership
 
 log = structlog.get_logger(__name__)
@@ -231,7 +231,8 @@ def stock_move(
     - correction: `quantity` is the counted quantity on hand; the row records the difference.
 
     Falling to or below the threshold from above raises inventory.signals.stock_low once, in
-    the transaction; rising above it re-arms. Concurrent moves never lose an update."""
+    the transaction; rising above it re-arms. Any rise sends inventory.signals.stock_restocked.
+    Concurrent moves never lose an update."""
     if kind not in Kind.values:
         raise InvalidInput(fields={"kind": [f"Choose one of: {', '.join(Kind.values)}."]})
     field = "counted" if kind == Kind.CORRECTION else "quantity"
@@ -299,6 +300,8 @@ def stock_move(
             note=note,
         )
         _settle_low_state(current)
+        if change > 0:
+            stock_restocked.send(sender=InventoryItem, item=current)
     _copy_stock(item, current)
     log.info(
         "inventory_stock_moved",

@@ -20,8 +20,9 @@ from django.utils import timezone
 from careops.crypto import mask
 from careops.errors import InvalidInput
 from messaging import providers
-from messaging.models import ERROR_MAX_LENGTH, Channel, Integration
+from messaging.models import Channel, Integration
 from messaging.providers import PROVIDERS, Outgoing, ProviderSpec, SendFailed
+from messaging.signals import integration_recovered
 
 log = structlog.get_logger(__name__)
 
@@ -261,11 +262,7 @@ def _record_health(integration: Integration | None, error: str, now) -> None:
     """The integration's last success, or its last error (what the settings page shows)."""
     if integration is None:
         return
-    Integration.health_record(integration.pk, error, now)
-    if error:  # the same on the instance the caller holds
-        integration.last_error, integration.last_error_at = error[:ERROR_MAX_LENGTH], now
-    else:
-        integration.last_success_at = now
+    Integration.health_record(integration, error, now)  # the caller's instance updated too
 
 
 def _send_through(senders: list[providers.Sender], outgoing: Outgoing) -> SendTestReport:
@@ -360,6 +357,10 @@ def integration_check(*, integration: Integration) -> ProviderCheck:
     ok, detail = _check(sender)
     if not ok:
         _record_health(integration, detail, timezone.now())
+    elif integration.is_failing:
+        # Its credentials work again: not a success to show (see above), but what failed it may
+        # be over, and whoever was alerted should know.
+        integration_recovered.send(sender=Integration, integration=integration)
     log.info("integration_checked", integration_id=integration.pk, ok=ok, detail=detail)
     return ProviderCheck(
         integration.workspace.slug, integration.channel, sender.label, ok, detail, integration.pk

@@ -254,14 +254,33 @@ class Integration(WorkspaceOwnedModel):
     def __str__(self) -> str:
         return f"{self.provider} ({self.channel}, #{self.priority})"
 
+    @property
+    def is_failing(self) -> bool:
+        """Its last error is newer than its last success."""
+        return self.last_error_at is not None and (
+            self.last_success_at is None or self.last_success_at < self.last_error_at
+        )
+
     @classmethod
-    def health_record(cls, pk: int, error: str, now: datetime) -> None:
+    def health_record(cls, integration: Integration, error: str, now: datetime) -> None:
         """A send or a check through it: its last success, or its last error (what the settings
-        page shows)."""
+        page shows). `integration` as the caller read it before the send: going from working
+        to failing sends integration_failed, from failing to working integration_recovered
+        (other domains alert on those), so a failing provider signals once, not per send."""
+        from messaging.signals import integration_failed, integration_recovered
+
+        was_failing = integration.is_failing
         if error:
-            cls.objects.filter(pk=pk).update(last_error=error[:ERROR_MAX_LENGTH], last_error_at=now)
+            error = error[:ERROR_MAX_LENGTH]
+            cls.objects.filter(pk=integration.pk).update(last_error=error, last_error_at=now)
+            integration.last_error, integration.last_error_at = error, now
+            if not was_failing:
+                integration_failed.send(sender=cls, integration=integration)
         else:
-            cls.objects.filter(pk=pk).update(last_success_at=now)
+            cls.objects.filter(pk=integration.pk).update(last_success_at=now)
+            integration.last_success_at = now
+            if was_failing:
+                integration_recovered.send(sender=cls, integration=integration)
 
 
 class MessageTemplate(WorkspaceOwnedModel):

@@ -1,5 +1,5 @@
-"""REST API of alerts: what staff should act on (overdue forms, low stock), and acknowledging
-one. Staff and owners alike."""
+"""REST API of alerts: what staff should act on (automation.alerts.catalogue), and
+acknowledging one. Owners see every kind; staff all but the owners' (failing providers)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from automation.alerts import alert_acknowledge
+from automation.alerts import alert_acknowledge, alert_area, alert_kinds_visible
 from automation.models import Alert
-from automation.selectors import alert_area, alerts_for_workspace
+from automation.selectors import alerts_for_workspace
 from careops.errors import Forbidden
 from careops.pagination import PageNumberPagination
-from careops.tenancy import WorkspaceViewSetMixin, area_denial, staff_areas
+from careops.tenancy import WorkspaceViewSetMixin, area_denial
 from workspaces.api import UserBriefSerializer
 
 # --- Serializers ------------------------------------------------------------------------------
@@ -42,10 +42,14 @@ class AlertSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
         extra_kwargs = {
-            "subject_type": {"help_text": "`form_submission` or `inventory_item`."},
+            "subject_type": {
+                "help_text": "`conversation`, `booking`, `form_submission`, `inventory_item` "
+                "or `integration`."
+            },
             "url": {"help_text": "The page where the work is (a path on the dashboard)."},
             "resolved_at": {
-                "help_text": "When the cause went away (the form came in, the item restocked)."
+                "help_text": "When the cause went away (the message answered, the booking "
+                "confirmed, the form came in, the item restocked, the provider working again)."
             },
         }
 
@@ -76,7 +80,7 @@ class AlertViewSet(WorkspaceViewSetMixin, mixins.RetrieveModelMixin, viewsets.Ge
         return alerts_for_workspace(
             workspace=self.request.workspace,
             is_open=None,
-            areas=staff_areas(self.request.membership),
+            kinds=alert_kinds_visible(self.request.membership),
         )
 
     @extend_schema(parameters=[AlertFilterSerializer])
@@ -88,7 +92,7 @@ class AlertViewSet(WorkspaceViewSetMixin, mixins.RetrieveModelMixin, viewsets.Ge
             workspace=request.workspace,
             is_open=data["open"],
             kind=data.get("kind"),
-            areas=staff_areas(request.membership),
+            kinds=alert_kinds_visible(request.membership),
         )
         page = self.paginate_queryset(alerts)
         return self.get_paginated_response(AlertSerializer(page, many=True).data)

@@ -45,7 +45,9 @@ class RuleSerializer(serializers.ModelSerializer):
                 "({{ contact.first_name }}); messages rules only."
             },
             "offset_minutes": {
-                "help_text": "Reminders: how long before the booking (5 minutes to 30 days)."
+                "help_text": "Reminders and unconfirmed-booking alerts: how long before the "
+                "booking; missed-message alerts: minutes of working time without a staff reply "
+                "(5 minutes to 30 days)."
             },
             "quiet_start": {
                 "help_text": "Reminders: no reminder from this time (workspace time zone)…"
@@ -53,7 +55,9 @@ class RuleSerializer(serializers.ModelSerializer):
             "quiet_end": {
                 "help_text": "…until this one (the window may cross midnight; both empty: none)."
             },
-            "email_owners": {"help_text": "Low-stock alerts: also email the workspace's owners."},
+            "email_owners": {
+                "help_text": "Stock alerts (low and critical): also email the workspace's owners."
+            },
         }
 
 

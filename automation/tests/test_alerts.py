@@ -371,7 +371,9 @@ def test_low_stock_with_the_rule_switched_off_raises_nothing(
 
 def test_the_inventory_check_alerts_on_items_low_from_the_start_once(workspace_a, owner):
     # Created at or below its threshold: low, but nothing crossed, so no event was raised.
-    item = item_create(workspace=workspace_a, actor=owner, name="Masks", low_stock_threshold=5)
+    item = item_create(
+        workspace=workspace_a, actor=owner, name="Masks", quantity_on_hand=2, low_stock_threshold=5
+    )
     InventoryItemFactory(workspace=workspace_a, quantity_on_hand=50)  # not low
     InventoryItemFactory(workspace=workspace_a, quantity_on_hand=0, is_active=False)  # retired
 
@@ -398,8 +400,8 @@ def test_the_inventory_check_resolves_alerts_of_restocked_items(
 
 def test_the_inventory_check_skips_workspaces_whose_rule_is_off(workspace_a, workspace_b):
     rule_set(workspace_a, Rule.Kind.STOCK_LOW, is_enabled=False)
-    InventoryItemFactory(workspace=workspace_a, quantity_on_hand=0)
-    low_in_b = InventoryItemFactory(workspace=workspace_b, quantity_on_hand=0)
+    InventoryItemFactory(workspace=workspace_a, quantity_on_hand=1)
+    low_in_b = InventoryItemFactory(workspace=workspace_b, quantity_on_hand=1)
 
     assert inventory_check() == 1
     assert Alert.objects.get().workspace == workspace_b
@@ -410,7 +412,7 @@ def test_the_inventory_check_emails_owners_when_the_rule_says_so(
     workspace_a, owner, django_capture_on_commit_callbacks
 ):
     rule_set(workspace_a, Rule.Kind.STOCK_LOW, email_owners=True)
-    InventoryItemFactory(workspace=workspace_a, name="Masks", quantity_on_hand=0)
+    InventoryItemFactory(workspace=workspace_a, name="Masks", quantity_on_hand=1)
 
     with django_capture_on_commit_callbacks(execute=True):
         inventory_check()
@@ -492,7 +494,7 @@ def test_the_owners_email_is_retried_when_the_mail_server_fails(workspace_a, own
             raise SMTPServerDisconnected("connection lost")
         return real_send(*args, **kwargs)
 
-    monkeypatch.setattr("automation.alerts.send_mail", flaky_send)
+    monkeypatch.setattr("automation.alerts.core.send_mail", flaky_send)
     # Run as a worker would (not propagating): Celery's eager apply runs the retry at once.
     result = tasks.automation_email_alert.apply(args=[alert.pk], throw=False)
 

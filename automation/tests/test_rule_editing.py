@@ -354,7 +354,8 @@ def test_a_dry_run_of_an_alert_rule_says_what_it_would_do(rules, owner):
 
     assert result["would"] == "act"
     assert result["reason"] == (
-        "An item below its threshold would raise an alert for staff and email the owners."
+        "An item below its threshold would raise an alert for staff, a critical one when it is "
+        "out or short for the next day's bookings, and email the owners."
     )
 
 

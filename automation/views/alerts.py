@@ -1,5 +1,6 @@
-"""The alerts staff act on (overdue forms, low stock): the open ones, and the acknowledged or
-resolved ones on request. Owners and staff alike."""
+"""The alerts staff act on (automation.alerts.catalogue): the open ones, and the acknowledged
+or resolved ones on request. Owners see every kind; staff all but the owners' (failing
+providers, whose page is the owners')."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
-from automation.alerts import alert_acknowledge
-from automation.selectors import alert_area, alerts_for_workspace
-from careops.tenancy import WorkspacePageMixin, area_denial, staff_areas
+from automation.alerts import alert_acknowledge, alert_area, alert_kinds_visible
+from automation.selectors import alerts_for_workspace
+from careops.tenancy import WorkspacePageMixin, area_denial
 
 PAGE_SIZE = 25
 
@@ -25,7 +26,7 @@ class AlertsPageMixin(WorkspacePageMixin):
         return alerts_for_workspace(
             workspace=self.request.workspace,
             is_open=is_open,
-            areas=staff_areas(self.request.membership),
+            kinds=alert_kinds_visible(self.request.membership),
         )
 
     def render(self, template: str, context: dict, status: int = 200):

@@ -17,6 +17,11 @@ TRY_TARGETS = {
     Rule.Kind.BOOKING_FORMS: "booking",
     Rule.Kind.BOOKING_REMINDER: "booking",
 }
+# The alert rules with a timing of their own, and what it means for each.
+OFFSET_LABELS = {
+    Rule.Kind.MISSED_MESSAGE: "Alert after (hours of working time without a reply)",
+    Rule.Kind.BOOKING_UNCONFIRMED: "Alert when still pending (hours before the start)",
+}
 # The service names the stored field (or the dry run's argument); the forms name theirs.
 SERVICE_FIELDS = {"offset_minutes": "offset_hours", "contact_id": "target", "booking_id": "target"}
 
@@ -55,7 +60,12 @@ class RuleForm(forms.Form):
         help_text="No reminder goes out in this window (your workspace's clock); one that "
         "falls in it is sent when it ends. Leave both empty to send at any hour.",
     )
-    email_owners = forms.BooleanField(label="Also email the owners", required=False)
+    email_owners = forms.BooleanField(
+        label="Also email the owners",
+        required=False,
+        help_text="Low and critical stock alerts always show on the alerts page and the "
+        "dashboard; ticked, the owners get an email too.",
+    )
 
     def __init__(self, *args, rule: Rule, **kwargs):
         kwargs.setdefault(
@@ -76,6 +86,9 @@ class RuleForm(forms.Form):
             keep |= {"subject", "body", "sms_body"}
         if rule.kind == Rule.Kind.BOOKING_REMINDER:
             keep |= {"offset_hours", "quiet_start", "quiet_end"}
+        if rule.kind in OFFSET_LABELS:
+            keep.add("offset_hours")
+            self.fields["offset_hours"].label = OFFSET_LABELS[rule.kind]
         if rule.kind == Rule.Kind.STOCK_LOW:
             keep.add("email_owners")
         for name in list(self.fields):

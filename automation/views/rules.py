@@ -77,7 +77,22 @@ def rule_summary(rule: Rule) -> str:
         return "Marks forms not filled in on time as overdue and alerts staff."
     if rule.kind == kind.STOCK_LOW:
         owners = " and emails the owners" if rule.email_owners else ""
-        return f"Alerts staff when an item runs below its threshold{owners}."
+        return (
+            "Alerts staff when an item runs below its threshold, and critically when it is out "
+            f"or short for the next day's bookings{owners}."
+        )
+    if rule.kind == kind.MISSED_MESSAGE:
+        return (
+            f"Alerts staff when a client's message waits {_hours_label(rule.offset_minutes)} "
+            "of working time for a reply."
+        )
+    if rule.kind == kind.BOOKING_UNCONFIRMED:
+        return (
+            "Alerts staff when a booking is still pending "
+            f"{_hours_label(rule.offset_minutes)} before its start."
+        )
+    if rule.kind == kind.INTEGRATION_FAILURE:
+        return "Alerts the owners when a provider you send through fails."
     return ""
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, Subquery
 from django.db.models.functions import TruncDate
 
+from automation.alerts import alert_kinds_visible
 from automation.selectors import alerts_for_workspace
 from bookings.models import ACTIVE_STATUSES
 from bookings.selectors import bookings_for_workspace, bookings_today
@@ -140,9 +141,11 @@ def panel_low_stock(*, workspace) -> Panel:
     return Panel(rows, more)
 
 
-def panel_alerts(*, workspace, areas=None) -> Panel:
-    """Open alerts, newest first (only those of `areas`, when given): 1 query."""
-    rows, more = _cut(alerts_for_workspace(workspace=workspace, areas=areas))
+def panel_alerts(*, workspace, membership=None) -> Panel:
+    """Open alerts the member may see, newest first: 1 query."""
+    rows, more = _cut(
+        alerts_for_workspace(workspace=workspace, kinds=alert_kinds_visible(membership))
+    )
     return Panel(rows, more)
 
 
@@ -160,7 +163,7 @@ def panels_for(membership, *, now: datetime | None = None) -> dict[str, Panel]:
         panels["conversations"] = panel_conversations(workspace=workspace, staff=staff)
     if Area.FORMS in areas:
         panels["forms"] = panel_forms(workspace=workspace, staff=staff)
-    panels["alerts"] = panel_alerts(workspace=workspace, areas=None if staff is None else areas)
+    panels["alerts"] = panel_alerts(workspace=workspace, membership=membership)
     if staff is None:
         panels["low_stock"] = panel_low_stock(workspace=workspace)
     return panels

@@ -93,11 +93,12 @@ def test_the_forecast_adds_what_each_upcoming_booking_consumes(
 ):
     forecast = items_forecast(workspace=workspace_a, items=[gloves, masks])
 
+    # Until the end of tomorrow (the next day's work): today's only.
     assert forecast[gloves.pk] == ItemForecast(
-        needed_7d=5, needed_30d=10, runs_out_on=None, short_7d=False
+        needed_7d=5, needed_30d=10, runs_out_on=None, short_7d=False, needed_next_day=2
     )
     assert forecast[masks.pk] == ItemForecast(
-        needed_7d=1, needed_30d=2, runs_out_on=None, short_7d=False
+        needed_7d=1, needed_30d=2, runs_out_on=None, short_7d=False, needed_next_day=1
     )
 
 

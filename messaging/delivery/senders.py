@@ -33,21 +33,24 @@ class _Senders:
 
 @dataclass
 class _Health:
-    """Each integration's last success and last error seen by a delivery call, with when."""
+    """Each integration's last success and last error seen by a delivery call, with when (and the
+    integration as the call read it: whether it was failing before)."""
 
+    integrations: dict[int, Integration] = field(default_factory=dict)
     successes: dict[int, datetime] = field(default_factory=dict)
     errors: dict[int, tuple[str, datetime]] = field(default_factory=dict)
 
-    def note(self, integration_id: int | None, error: str, now: datetime) -> None:
-        if integration_id is None:
+    def note(self, integration: Integration | None, error: str, now: datetime) -> None:
+        if integration is None:
             return
+        self.integrations[integration.pk] = integration
         if error:
-            self.errors[integration_id] = (error, now)
+            self.errors[integration.pk] = (error, now)
         else:
-            self.successes[integration_id] = now
+            self.successes[integration.pk] = now
 
     def record(self) -> None:
         for integration_id, (error, at) in self.errors.items():
-            Integration.health_record(integration_id, error, at)
+            Integration.health_record(self.integrations[integration_id], error, at)
         for integration_id, at in self.successes.items():
-            Integration.health_record(integration_id, "", at)
+            Integration.health_record(self.integrations[integration_id], "", at)

@@ -215,7 +215,7 @@ def _send(
             log.exception("message_send_crashed", message_id=message.pk, provider=sender.key)
             failure = SendFailed(f"unexpected error: {type(exc).__name__}")
         else:
-            health.note(integration_id, "", now)
+            health.note(sender.integration, "", now)
             return delivery._succeed(message, result, now=now, mark=mark)
         log.warning(
             "message_send_failed",
@@ -229,7 +229,7 @@ def _send(
         if failure.permanent:
             # The recipient's fault says nothing about the integration's health.
             return _fail(message, errors, now=now, retry=False, mark=mark)
-        health.note(integration_id, failure.reason, now)
+        health.note(sender.integration, failure.reason, now)
         if failure.unknown or message.unconfirmed_key:
             return _fail_unconfirmed(message, sender, outgoing, errors, now=now, mark=mark)
     return _fail(message, errors, now=now, retry=True, mark=mark)

@@ -1,5 +1,5 @@
 """Alerts staff act on: raised once per subject and kind while open, acknowledged by staff,
-resolved when the cause is gone."""
+resolved when the cause is gone; and the owners' email about one."""
 
 from __future__ import annotations
 
@@ -9,21 +9,20 @@ import structlog
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from automation.models import Alert, Rule
+from automation.alerts.catalogue import CATALOGUE
+from automation.models import Alert
 from automation.selectors import OPEN
 from careops.db import is_constraint
-from inventory.models import InventoryItem
 from workspaces.models import Membership
 
 log = structlog.get_logger(__name__)
 
 ONE_OPEN_CONSTRAINT = "automation_alert_one_open_per_subject"
-ITEM_SUBJECT = "inventory_item"
 
 
 def _open_alerts(*, workspace, kind: str, subject_type: str, subject_id: int):
@@ -38,14 +37,23 @@ def alert_raise(
     *,
     workspace,
     kind: str,
-    subject_type: str,
     subject_id: int,
     message: str,
-    url: str = "",
-    severity: str = Alert.Severity.WARNING,
+    subject_type: str | None = None,
+    url: str | None = None,
+    severity: str | None = None,
 ) -> tuple[Alert, bool]:
     """The open alert for this subject and kind, created if there is none (the partial unique
-    constraint settles a race: the loser returns the winner's). Returns (alert, created)."""
+    constraint settles a race: the loser returns the winner's). Its severity, subject type and
+    link come from the catalogue unless given. Returns (alert, created)."""
+    # A kind missing from the catalogue (being added) must say all of it.
+    spec = CATALOGUE.get(kind)
+    if spec is None and subject_type is None:
+        raise ValueError(f"{kind} is not in the alert catalogue: give its subject_type.")
+    subject_type = subject_type or spec.subject_type
+    severity = severity or (spec.severity if spec else Alert.Severity.WARNING)
+    if url is None:
+        url = spec.url(subject_id) if spec else ""
     workspace_id = getattr(workspace, "pk", workspace)
     lookup = {"kind": kind, "subject_type": subject_type, "subject_id": subject_id}
     # Twice at most: the winner of a race may be acknowledged between our insert and our read,
@@ -90,38 +98,59 @@ def alert_acknowledge(*, alert: Alert, actor, now: datetime | None = None) -> Al
 
 
 def alerts_resolve(
-    *, workspace, kind: str, subject_type: str, subject_id: int, now: datetime | None = None
+    *,
+    workspace,
+    kind: str,
+    subject_id: int,
+    subject_type: str | None = None,
+    now: datetime | None = None,
 ) -> int:
-    """The cause is gone (the form completed, the item restocked): close its open alerts."""
+    """The cause is gone (the form completed, the item restocked): close its alerts, the
+    acknowledged ones too (they are then resolved, and a new occurrence raises a new alert)."""
     now = now or timezone.now()
-    resolved = _open_alerts(
-        workspace=workspace, kind=kind, subject_type=subject_type, subject_id=subject_id
-    ).update(resolved_at=now, updated_at=now)
+    resolved = (
+        Alert.objects.for_workspace(workspace)
+        .filter(
+            kind=kind,
+            subject_type=subject_type or CATALOGUE[kind].subject_type,
+            subject_id=subject_id,
+            resolved_at__isnull=True,
+        )
+        .update(resolved_at=now, updated_at=now)
+    )
     if resolved:
         log.info("alerts_resolved", kind=kind, subject_id=subject_id, count=resolved)
     return resolved
 
 
-# --- Low stock ---------------------------------------------------------------------------------
-
-
-def stock_low_message(item: InventoryItem) -> str:
-    unit = f" {item.unit}" if item.unit else ""
-    return (
-        f"{item.name} is low: {item.quantity_on_hand}{unit} left "
-        f"(threshold {item.low_stock_threshold})"
+def unresolved(kind: str, **extra) -> QuerySet[Alert]:
+    """Every workspace's unresolved alerts of a kind (the sweeps: index
+    automation_alert_unresolved)."""
+    return Alert.objects.filter(
+        kind=kind, subject_type=CATALOGUE[kind].subject_type, resolved_at__isnull=True, **extra
     )
 
 
-def stock_low_raise(item: InventoryItem) -> tuple[Alert, bool]:
-    return alert_raise(
-        workspace=item.workspace_id,
-        kind=Alert.Kind.STOCK_LOW,
-        subject_type=ITEM_SUBJECT,
-        subject_id=item.pk,
-        message=stock_low_message(item),
-        url=reverse("inventory-detail", args=[item.pk]),
+def alerted(kind: str, **extra) -> Exists:
+    """In a query of the kind's subjects: the subject has an unresolved alert of the kind."""
+    return Exists(
+        unresolved(kind, subject_id=OuterRef("pk"), workspace_id=OuterRef("workspace_id"), **extra)
     )
+
+
+def alerts_resolve_gone(kind: str, still, *, now: datetime) -> int:
+    """The sweeps' resolution: every unresolved alert of the kind whose subject is not in
+    `still` (a queryset of the subjects whose cause lasts) is resolved."""
+    resolved = (
+        unresolved(kind)
+        .exclude(
+            Exists(still.filter(pk=OuterRef("subject_id"), workspace_id=OuterRef("workspace_id")))
+        )
+        .update(resolved_at=now, updated_at=now)
+    )
+    if resolved:
+        log.info("alerts_resolved", kind=kind, count=resolved)
+    return resolved
 
 
 def alert_email_queue(alert: Alert | int) -> None:
@@ -130,82 +159,6 @@ def alert_email_queue(alert: Alert | int) -> None:
     from careops.queue import enqueue_on_commit
 
     enqueue_on_commit(automation_email_alert, getattr(alert, "pk", alert))
-
-
-def inventory_check(*, now: datetime | None = None) -> int:
-    """The hourly check: every active low item of a workspace whose low-stock rule is on gets
-    an alert (an item low from the start raised no event; an event may have been lost to a
-    switched-off rule since switched on), unless one raised since it went low is still
-    unresolved (acknowledged or not: staff acknowledging an alert are not alerted again until
-    the item is restocked and goes low again); the unresolved stock alerts of items no longer
-    low are resolved. Open alerts of workspaces emailing their owners that were never emailed
-    (the email task gave up, or its queueing was lost) are queued again. Safe to run twice.
-    Returns how many alerts it raised."""
-    now = now or timezone.now()
-    resolved = (
-        Alert.objects.filter(
-            kind=Alert.Kind.STOCK_LOW, subject_type=ITEM_SUBJECT, resolved_at__isnull=True
-        )
-        .exclude(
-            Exists(
-                InventoryItem.objects.filter(
-                    pk=OuterRef("subject_id"),
-                    workspace_id=OuterRef("workspace_id"),
-                    is_active=True,
-                    low_since__isnull=False,
-                )
-            )
-        )
-        .update(resolved_at=now, updated_at=now)
-    )
-
-    # A workspace without rule rows yet has every rule on, with its defaults.
-    stock_rules = Rule.objects.filter(kind=Rule.Kind.STOCK_LOW)
-    switched_off = stock_rules.filter(is_enabled=False).values("workspace_id")
-    emailing = set(
-        stock_rules.filter(is_enabled=True, email_owners=True).values_list(
-            "workspace_id", flat=True
-        )
-    )
-    items = (
-        InventoryItem.objects.filter(is_active=True, low_since__isnull=False)
-        .exclude(workspace_id__in=switched_off)
-        .exclude(
-            Exists(
-                Alert.objects.filter(
-                    kind=Alert.Kind.STOCK_LOW,
-                    subject_type=ITEM_SUBJECT,
-                    subject_id=OuterRef("pk"),
-                    workspace_id=OuterRef("workspace_id"),
-                    resolved_at__isnull=True,
-                    created_at__gte=OuterRef("low_since"),
-                )
-            )
-        )
-        .order_by("pk")
-    )
-    raised = 0
-    for item in list(items):
-        with transaction.atomic():
-            _, created = stock_low_raise(item)
-        raised += created
-    # Every open, never-emailed stock alert of an emailing workspace (the ones just raised
-    # among them): the task sends each at most once (emailed_at under the alert's row lock).
-    unsent = list(
-        Alert.objects.filter(
-            OPEN,
-            kind=Alert.Kind.STOCK_LOW,
-            emailed_at__isnull=True,
-            workspace_id__in=emailing,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    for alert_id in unsent:
-        alert_email_queue(alert_id)
-    if raised or resolved or unsent:
-        log.info("inventory_checked", raised=raised, resolved=resolved, emails=len(unsent))
-    return raised
 
 
 # --- Email to owners ---------------------------------------------------------------------------
