@@ -75,6 +75,18 @@ def rule_summary(rule: Rule) -> str:
         return "Stops automated messages to a client once staff reply, until someone resumes them."
     if rule.kind == kind.FORM_OVERDUE:
         return "Marks forms not filled in on time as overdue and alerts staff."
+    if rule.kind == kind.FORM_REMINDER:
+        points = []
+        if rule.after_sent_minutes is not None:
+            points.append(f"{_hours_label(rule.after_sent_minutes)} after it was sent")
+        if rule.before_booking_minutes is not None:
+            points.append(f"{_hours_label(rule.before_booking_minutes)} before its booking")
+        if not points:
+            return "Both reminder times are empty: no form reminder is sent."
+        return (
+            f"Reminds clients of a form they have not filled in, with its link: "
+            f"{' and '.join(points)}."
+        )
     if rule.kind == kind.STOCK_LOW:
         owners = " and emails the owners" if rule.email_owners else ""
         return f"Alerts staff when an item runs below its threshold{owners}."
