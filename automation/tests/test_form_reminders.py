@@ -19,12 +19,14 @@ from bookings.models import Booking
 from bookings.services import booking_reschedule
 from bookings.tests.factories import BookingFactory, BookingTypeFactory
 from contacts.models import Contact
+from contacts.selectors import contact_timeline
 from contacts.tests.factories import ContactFactory
 from forms.fields import clean_field_definitions
 from forms.models import FormSubmission
 from forms.services import form_send, submission_link, submission_submit, submissions_mark_overdue
 from forms.tests.factories import FormTemplateFactory
-from messaging.models import Channel, Conversation
+from messaging.models import Channel, Conversation, Message
+from tests.concurrency import race
 
 pytestmark = [
     pytest.mark.django_db,
@@ -445,3 +447,66 @@ def test_the_sweep_takes_the_same_queries_for_many_forms_as_for_two(
     # runs already done, the conversations, the messages (one INSERT), the conversations'
     # previews (one UPDATE), the runs (one INSERT), release.
     assert sweep_queries(8) == two == 13
+
+
+# --- Concurrency, backlog and staff's view ------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sweeps_send_each_reminder_once(workspace_a, stand_in, monkeypatch):
+    from automation import form_reminders
+
+    providers_for(workspace_a, stand_in)
+    monkeypatch.setattr(form_reminders, "SEND_BATCH", 3)
+    template = FormTemplateFactory(workspace=workspace_a)
+    for n in range(7):
+        contact = ContactFactory(workspace=workspace_a, email=f"c{n}@example.org")
+        form_send(workspace=workspace_a, template=template, contact=contact, deliver=False)
+
+    with time_machine.travel(TUESDAY_NOON, tick=False):
+        results, errors = race(lambda i: form_reminders_send_due(), 4)
+
+    assert errors == []
+    assert sum(results) == 7
+    assert AutomationRun.objects.filter(outcome=SENT).count() == Message.objects.count() == 7
+    addresses = sorted(e["to"][0] for e in emails_sent(stand_in))
+    assert addresses == [f"c{n}@example.org" for n in range(7)]
+
+
+def test_a_full_batch_queues_the_next_sweep_at_once(send, clock, monkeypatch):
+    from automation import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks, "REMINDER_BATCH", 1)
+    monkeypatch.setattr(tasks, "enqueue_on_commit", lambda task, *args: queued.append(task))
+    send()
+    clock(TUESDAY_NOON)
+
+    assert tasks.automation_send_form_reminders() == 1
+    assert queued == [tasks.automation_send_form_reminders]
+    assert tasks.automation_send_form_reminders() == 0
+    assert len(queued) == 1
+
+
+def test_the_sweep_is_scheduled_every_five_minutes():
+    from careops.schedule import PERIODIC_TASKS
+
+    assert {"task": "automation.tasks.automation_send_form_reminders", "every": 300} in (
+        PERIODIC_TASKS.values()
+    )
+
+
+def test_the_clients_timeline_shows_the_reminder_sent(send, sweep, clock, dana):
+    send()
+    clock(TUESDAY_NOON)
+    sweep()
+
+    entries = [e for e in contact_timeline(contact=dana) if e.kind == "automation"]
+
+    assert [(e.title, e.detail) for e in entries] == [
+        (
+            "Automation: Remind clients of pending forms",
+            "sent: “Health questionnaire”, 1 day after it was sent: "
+            "Sent by Email to dana@example.org.",
+        )
+    ]
