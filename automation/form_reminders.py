@@ -24,6 +24,8 @@ Decisions:
   message; the other point is recorded as skipped, covered by it.
 - Points that come while the rule is off are recorded as skipped: switching it back on does not
   send a burst of stale reminders.
+- The rule's quiet hours (workspace clock) hold a reminder until they end; one whose booking
+  starts before they end is skipped, as a booking reminder is.
 - The reminder goes out on the channel the form's link went out on, when the client can still
   be reached there; otherwise on the channel any message would take.
 - A form completed a moment before is never reminded: the sweep locks the submissions as the
@@ -46,6 +48,7 @@ from django.utils import timezone
 from automation.engine import MAX_ATTEMPTS, RunResult, reason_truncate, run_new
 from automation.messages import LOCAL_FORMAT, AutomatedSend, booking_context, sends_automated
 from automation.models import AutomationRun, Rule
+from automation.reminders import quiet_window_end
 from bookings.models import ACTIVE_STATUSES
 from forms.models import FormSubmission
 from forms.services import submission_link
@@ -63,6 +66,9 @@ BEFORE_BOOKING = "before_booking"
 SEND_BATCH = 100
 
 SWITCHED_OFF_REASON = "The form reminder rule is switched off."
+QUIET_REASON = (
+    "It would fall in the quiet hours ({quiet}), which end only after the booking starts."
+)
 COVERED_REASON = "Covered by the other reminder of this form, sent at the same time."
 
 
@@ -335,15 +341,31 @@ def _send_batch(ids: list[int], now: datetime, rules: dict[int, Rule]) -> int:
         if not points:
             continue  # dealt with by another sweep, or its booking moved or started
         rule = rules[submission.workspace_id]
-        dealt_with += 1
         if not rule.is_enabled:
             for point in points:
                 reason = _about(submission, point) + SWITCHED_OFF_REASON
                 result = _result(submission, SKIPPED, reason)
                 runs.append(run_new(rule=rule, key=point.key, result=result))
+            dealt_with += 1
+            continue
+        # The quiet hours (the workspace's clock): the reminder waits for their end, unless the
+        # booking starts by then.
+        window_end = quiet_window_end(now, rule, submission.workspace)
+        if window_end is not None:
+            booking = submission.booking
+            if booking is None or window_end < booking.start:
+                continue  # a later sweep sends it
+            for point in points:
+                quiet = f"{rule.quiet_start:%H:%M} to {rule.quiet_end:%H:%M}"
+                reason = _about(submission, point) + QUIET_REASON.format(quiet=quiet)
+                runs.append(
+                    run_new(rule=rule, key=point.key, result=_result(submission, SKIPPED, reason))
+                )
+            dealt_with += 1
             continue
         rule.workspace = submission.workspace  # the same row: spares a query
         to_send.append((submission, rule, points))
+        dealt_with += 1
     results = sends_automated(
         [
             AutomatedSend(

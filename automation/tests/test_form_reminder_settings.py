@@ -33,6 +33,8 @@ def page_form(rule: Rule, **overrides) -> dict:
         "sms_body": rule.sms_body,
         "after_sent_hours": "24",
         "before_booking_hours": "24",
+        "quiet_start": "21:00",
+        "quiet_end": "08:00",
         **overrides,
     }
 
@@ -64,22 +66,27 @@ def test_the_owner_sees_the_form_reminder_with_its_times(owner_client, rule):
     page = owner_client.get(edit_url(rule)).content.decode()
 
     assert "Remind clients of pending forms" in listing
-    assert "1 day after it was sent and 1 day before its booking." in listing
+    assert (
+        "1 day after it was sent and 1 day before its booking, never between 21:00 and 08:00."
+    ) in listing
     assert 'name="after_sent_hours" value="24"' in page
     assert 'name="before_booking_hours" value="24"' in page
+    assert 'name="quiet_start" value="21:00"' in page
     assert 'name="offset_hours"' not in page
 
 
 def test_the_owner_sets_the_times_in_hours_and_switches_one_off(owner_client, rule):
-    form = page_form(rule, after_sent_hours="6", before_booking_hours="")
+    form = page_form(rule, after_sent_hours="6", before_booking_hours="", quiet_start="")
+    form["quiet_end"] = ""
 
     response = owner_client.post(edit_url(rule), form)
 
     assert response.status_code == 302
     rule.refresh_from_db()
     assert (rule.after_sent_minutes, rule.before_booking_minutes) == (360, None)
+    assert rule.quiet_start is None and rule.quiet_end is None
     listing = owner_client.get(reverse("settings-automation")).content.decode()
-    assert "6 hours after it was sent." in listing
+    assert "with its link: 6 hours after it was sent." in listing
 
 
 @pytest.mark.parametrize("hours", ["0.5", "721", "-1"])

@@ -419,6 +419,43 @@ def test_a_workspace_whose_rules_were_never_read_gets_the_default_reminders(
     assert len(reminder_emails(stand_in)) == 1
 
 
+# --- Quiet hours --------------------------------------------------------------------------------
+
+
+def test_a_reminder_due_in_the_quiet_hours_waits_for_their_end(send, sweep, clock, stand_in):
+    clock(MONDAY_NOON + timedelta(hours=10))  # Monday 22:00 in London
+    send()
+    clock(TUESDAY_NOON + timedelta(hours=10))
+    sweep()
+    clock(WEDNESDAY_NOON - timedelta(hours=4, minutes=1))  # Wednesday 07:59
+    sweep()
+    assert reminder_emails(stand_in) == []
+
+    clock(WEDNESDAY_NOON - timedelta(hours=4))  # 08:00: the quiet hours are over
+    sweep()
+
+    assert len(reminder_emails(stand_in)) == 1
+
+
+def test_a_reminder_whose_booking_starts_before_the_quiet_hours_end_is_skipped(
+    workspace_a, send, sweep, clock, stand_in, rule, owner, dana
+):
+    rule_update(rule=rule, actor=owner, after_sent_minutes=None, before_booking_minutes=60)
+    early = WEDNESDAY_NOON - timedelta(hours=4, minutes=30)  # Wednesday 07:30
+    submission = send(booking=BookingFactory(workspace=workspace_a, contact=dana, start=early))
+    clock(early - timedelta(hours=1))
+
+    sweep()
+
+    assert reminder_emails(stand_in) == []
+    run = AutomationRun.objects.get()
+    assert (run.key, run.outcome) == (run_key(submission.pk, "before_booking", early), SKIPPED)
+    assert run.reason.endswith(
+        "It would fall in the quiet hours (21:00 to 08:00), which end only after the booking "
+        "starts."
+    )
+
+
 # --- Cost ---------------------------------------------------------------------------------------
 
 

@@ -114,7 +114,7 @@ class RuleForm(forms.Form):
         if rule.kind == Rule.Kind.STOCK_LOW:
             keep.add("email_owners")
         if rule.kind == Rule.Kind.FORM_REMINDER:
-            keep |= set(POINT_FIELDS)
+            keep |= {*POINT_FIELDS, "quiet_start", "quiet_end"}
         for name in list(self.fields):
             if name not in keep:
                 del self.fields[name]

@@ -64,12 +64,12 @@ def rule_summary(rule: Rule) -> str:
         )
     if rule.kind == kind.BOOKING_FORMS:
         return "Sends the service's forms to the client when a booking is made."
+    quiet = (
+        f", never between {rule.quiet_start:%H:%M} and {rule.quiet_end:%H:%M}"
+        if rule.quiet_start and rule.quiet_end
+        else ""
+    )
     if rule.kind == kind.BOOKING_REMINDER:
-        quiet = (
-            f", never between {rule.quiet_start:%H:%M} and {rule.quiet_end:%H:%M}"
-            if rule.quiet_start and rule.quiet_end
-            else ""
-        )
         return f"Reminds the client {_hours_label(rule.offset_minutes)} before the booking{quiet}."
     if rule.kind == kind.PAUSE_ON_REPLY:
         return "Stops automated messages to a client once staff reply, until someone resumes them."
@@ -85,7 +85,7 @@ def rule_summary(rule: Rule) -> str:
             return "Both reminder times are empty: no form reminder is sent."
         return (
             f"Reminds clients of a form they have not filled in, with its link: "
-            f"{' and '.join(points)}."
+            f"{' and '.join(points)}{quiet}."
         )
     if rule.kind == kind.STOCK_LOW:
         owners = " and emails the owners" if rule.email_owners else ""
