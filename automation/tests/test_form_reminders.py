@@ -419,6 +419,33 @@ def test_a_workspace_whose_rules_were_never_read_gets_the_default_reminders(
     assert len(reminder_emails(stand_in)) == 1
 
 
+def test_a_send_that_crashes_is_recorded_as_failed_retried_and_given_up_after_five_tries(
+    send, sweep, clock, stand_in, monkeypatch
+):
+    from automation import form_reminders
+
+    submission = send()
+
+    def broken(sends):
+        raise RuntimeError("provider exploded")
+
+    monkeypatch.setattr(form_reminders, "sends_automated", broken)
+    clock(TUESDAY_NOON)
+    for _ in range(4):
+        assert sweep() == 0
+    failed = AutomationRun.objects.filter(outcome=AutomationRun.Outcome.FAILED)
+    assert failed.count() == 4
+    assert failed.first().reason.endswith("RuntimeError: provider exploded")
+
+    sweep()
+    sweep()
+
+    final = AutomationRun.objects.exclude(outcome=AutomationRun.Outcome.FAILED).get()
+    assert (final.key, final.outcome) == (run_key(submission.pk, "after_sent"), SKIPPED)
+    assert "Not sent after 5 attempts: RuntimeError: provider exploded" in final.reason
+    assert reminder_emails(stand_in) == []
+
+
 # --- Quiet hours --------------------------------------------------------------------------------
 
 
