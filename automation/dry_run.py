@@ -66,12 +66,14 @@ def rule_dry_run(*, rule: Rule, contact=None, booking=None) -> dict[str, Any]:
     The reminder rule adds "when" (local text) and "due_at"; the forms rule adds "forms" (the
     names it would send). A switched-off rule would "skip", and still shows its message."""
     contact, booking = _subject_of(rule, contact, booking)
-    if rule.kind in MESSAGE_RULES:
+    if rule.kind in _ACTS:
+        result = _dry("act", _ACTS[rule.kind](rule))
+    elif rule.kind in MESSAGE_RULES:
         result = _dry_message(rule, contact, booking)
     elif rule.kind == Rule.Kind.BOOKING_FORMS:
         result = _dry_forms(rule, booking)
     else:
-        result = _dry("act", _ACTS[rule.kind](rule))
+        result = _dry("act", "")
     if not rule.is_enabled:
         result.update(would="skip", reason=SWITCHED_OFF)
     return result
@@ -84,6 +86,10 @@ _ACTS = {
     ),
     Rule.Kind.FORM_OVERDUE: lambda rule: (
         "A form still pending after its due time would be marked overdue, and staff alerted."
+    ),
+    Rule.Kind.FORM_REMINDER: lambda rule: (
+        "A form its client has not filled in would be reminded, with its link, at the "
+        "rule's times (the sweep sends each reminder once)."
     ),
     Rule.Kind.STOCK_LOW: lambda rule: (
         "An item below its threshold would raise an alert for staff, a critical one when it is "

@@ -18,7 +18,7 @@ from careops.errors import InvalidInput
 from messaging.bulk import NewOutbound, contacts_conversations, messages_queue
 from messaging.models import Channel, Conversation
 from messaging.rendering import template_context, template_render
-from messaging.services import NoChannel, choose_channel
+from messaging.services import NoChannel, choose_channel, reachable_channels
 
 PAUSED_REASON = "Automation is paused for this conversation: a staff member replied."
 NO_CHANNEL_REASON = "No email address, and no phone with SMS consent."
@@ -97,12 +97,14 @@ def message_draft(
     attachments: list[dict] | None = None,
     channel: str | None = None,
     conversation: Conversation | object | None = _LOOK_UP,
+    prefer_channel: str | None = None,
 ) -> Draft:
     """What the rule would send the contact now; Skip(reason) when it would send nothing.
 
     `context` holds the template variables beyond contact and workspace (booking, form, link).
     Writes nothing. Reads rule.workspace and, unless given (None: there is none yet), the
-    contact's conversation."""
+    contact's conversation. `prefer_channel` is used when the contact can be reached on it
+    (a form's reminder follows the form); otherwise the channel is chosen as for any message."""
     workspace = rule.workspace
     if contact.workspace_id != rule.workspace_id:
         raise InvalidInput(fields={"contact_id": ["Choose a contact of this workspace."]})
@@ -110,6 +112,8 @@ def message_draft(
         conversation = _conversation(workspace, contact)
     if conversation is not None and conversation.automation_paused:
         raise Skip(PAUSED_REASON)
+    if not channel and prefer_channel in reachable_channels(contact, conversation):
+        channel = prefer_channel
     try:
         channel = choose_channel(contact, conversation, channel)
     except NoChannel as exc:
@@ -141,6 +145,7 @@ class AutomatedSend:
     booking: Any = None
     attachments: list[dict] | None = None
     channel: str | None = None
+    prefer_channel: str | None = None
 
 
 def send_automated(
@@ -180,6 +185,7 @@ def sends_automated(sends: list[AutomatedSend]) -> list[RunResult]:
                 attachments=send.attachments,
                 channel=send.channel,
                 conversation=conversations.get(contact.pk),
+                prefer_channel=send.prefer_channel,
             )
         except Skip as skip:
             results.append(

@@ -78,6 +78,7 @@ class Rule(WorkspaceOwnedModel):
         MISSED_MESSAGE = "missed_message", "Alert on unanswered messages"
         BOOKING_UNCONFIRMED = "booking_unconfirmed", "Alert on unconfirmed bookings"
         INTEGRATION_FAILURE = "integration_failure", "Alert on failing providers"
+        FORM_REMINDER = "form_reminder", "Remind clients of pending forms"
 
     kind = models.CharField(max_length=30, choices=Kind.choices)
     is_enabled = models.BooleanField(default=True)
@@ -91,6 +92,10 @@ class Rule(WorkspaceOwnedModel):
     offset_minutes = models.PositiveIntegerField(default=24 * 60)
     quiet_start = models.TimeField(null=True, blank=True, default=time(21))
     quiet_end = models.TimeField(null=True, blank=True, default=time(8))
+    # Form reminders: a client who has not filled a form in is reminded this long after it was
+    # sent, and this long before the booking it belongs to (null: that reminder is off).
+    after_sent_minutes = models.PositiveIntegerField(null=True, blank=True, default=24 * 60)
+    before_booking_minutes = models.PositiveIntegerField(null=True, blank=True, default=24 * 60)
     # Stock alerts (low and critical): also email the workspace's owners; otherwise they reach
     # them in the app only (the alerts page and the dashboard).
     email_owners = models.BooleanField(default=False)
@@ -108,6 +113,19 @@ class Rule(WorkspaceOwnedModel):
             models.CheckConstraint(
                 condition=models.Q(offset_minutes__gte=5, offset_minutes__lte=60 * 24 * 30),
                 name="automation_rule_offset_valid",
+            ),
+            # Mirrored by automation.rules (FORM_REMINDER_MIN/MAX): 1 hour to 30 days, or off.
+            models.CheckConstraint(
+                condition=models.Q(after_sent_minutes__isnull=True)
+                | models.Q(after_sent_minutes__gte=60, after_sent_minutes__lte=60 * 24 * 30),
+                name="automation_rule_after_sent_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(before_booking_minutes__isnull=True)
+                | models.Q(
+                    before_booking_minutes__gte=60, before_booking_minutes__lte=60 * 24 * 30
+                ),
+                name="automation_rule_before_booking_valid",
             ),
         ]
 

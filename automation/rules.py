@@ -3,6 +3,7 @@ dry run, trying one without sending, is automation.dry_run)."""
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from typing import Any
 
@@ -50,6 +51,17 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
         "sms_body": "Reminder from {{ workspace.name }}: {{ booking.service }} on "
         "{{ booking.start_local }}. Change it: {{ link }}",
     },
+    Rule.Kind.FORM_REMINDER: {
+        "subject": "Reminder: please fill in {{ form.name }}",
+        "body": (
+            "Hi {{ contact.first_name|default:'there' }},\n\n"
+            "{{ workspace.name }} is still waiting for your {{ form.name }}"
+            "{% if booking %}, for your {{ booking.service }} on {{ booking.start_local }}"
+            "{% endif %}. Please fill it in before {{ form.due_local }}:\n\n{{ link }}\n\n"
+            "The link is personal to you: please do not share it.\n\n{{ workspace.name }}"
+        ),
+        "sms_body": "{{ workspace.name }}: a reminder to fill in {{ form.name }}: {{ link }}",
+    },
 }
 
 
@@ -86,7 +98,12 @@ def rules_for(workspace) -> dict[str, Rule]:
 
 # What an owner may change on a rule, and which rules each setting means something for (a
 # setting sent unchanged for a rule it does not apply to is ignored: forms send every field).
-MESSAGE_RULES = (Rule.Kind.WELCOME, Rule.Kind.BOOKING_CONFIRMATION, Rule.Kind.BOOKING_REMINDER)
+MESSAGE_RULES = (
+    Rule.Kind.WELCOME,
+    Rule.Kind.BOOKING_CONFIRMATION,
+    Rule.Kind.BOOKING_REMINDER,
+    Rule.Kind.FORM_REMINDER,
+)
 APPLIES_TO: dict[str, tuple[str, ...] | None] = {
     "is_enabled": None,  # every rule
     "subject": MESSAGE_RULES,
@@ -97,13 +114,21 @@ APPLIES_TO: dict[str, tuple[str, ...] | None] = {
         Rule.Kind.MISSED_MESSAGE,
         Rule.Kind.BOOKING_UNCONFIRMED,
     ),
-    "quiet_start": (Rule.Kind.BOOKING_REMINDER,),
-    "quiet_end": (Rule.Kind.BOOKING_REMINDER,),
+    "quiet_start": (Rule.Kind.BOOKING_REMINDER, Rule.Kind.FORM_REMINDER),
+    "quiet_end": (Rule.Kind.BOOKING_REMINDER, Rule.Kind.FORM_REMINDER),
     "email_owners": (Rule.Kind.STOCK_LOW,),
+    "after_sent_minutes": (Rule.Kind.FORM_REMINDER,),
+    "before_booking_minutes": (Rule.Kind.FORM_REMINDER,),
 }
 OFFSET_MIN = 5
 OFFSET_MAX = 60 * 24 * 30  # mirrors automation_rule_offset_valid
+# Mirror automation_rule_after_sent_valid and automation_rule_before_booking_valid.
+FORM_REMINDER_MIN = 60
+FORM_REMINDER_MAX = 60 * 24 * 30
+FORM_REMINDER_POINTS = ("after_sent_minutes", "before_booking_minutes")
 SUBJECT_MAX_LENGTH = 255
+# A form reminder without its link is no use to the client.
+LINK = re.compile(r"\{\{\s*link\s*[|}]")
 
 
 def _as_bool(name: str, value: Any, errors: dict[str, list[str]]) -> bool | None:
@@ -133,6 +158,24 @@ def _as_offset(value: Any, errors: dict[str, list[str]]) -> int | None:
         return None
     if not OFFSET_MIN <= minutes <= OFFSET_MAX:
         errors["offset_minutes"] = [message]
+        return None
+    return minutes
+
+
+def _as_point(name: str, value: Any, errors: dict[str, list[str]]) -> int | None:
+    """A form reminder's point in minutes, or None (empty: that reminder is off)."""
+    if value is None or value == "":
+        return None
+    message = f"Choose between 1 hour and {FORM_REMINDER_MAX // (60 * 24)} days, or leave it empty."
+    try:
+        if isinstance(value, bool | float):
+            raise TypeError
+        minutes = int(value)
+    except (TypeError, ValueError):
+        errors[name] = ["Use a whole number of minutes. " + message]
+        return None
+    if not FORM_REMINDER_MIN <= minutes <= FORM_REMINDER_MAX:
+        errors[name] = [message]
         return None
     return minutes
 
@@ -174,6 +217,8 @@ def _clean_changes(rule: Rule, changes: dict[str, Any]) -> dict[str, Any]:
             value = _as_text(name, value, errors)
         elif name == "offset_minutes":
             value = _as_offset(value, errors)
+        elif name in FORM_REMINDER_POINTS:
+            value = _as_point(name, value, errors)
         else:
             value = _as_time(name, value, errors)
         if name in errors or value == getattr(rule, name):
@@ -195,6 +240,8 @@ def _clean_changes(rule: Rule, changes: dict[str, Any]) -> dict[str, Any]:
             ]
         elif problems := _template_errors(text):
             errors[name] = problems
+        elif rule.kind == Rule.Kind.FORM_REMINDER and name != "subject" and not LINK.search(text):
+            errors[name] = ["Keep {{ link }} in the message: the client needs it to open the form."]
     quiet_start = cleaned.get("quiet_start", rule.quiet_start)
     quiet_end = cleaned.get("quiet_end", rule.quiet_end)
     if "quiet_start" not in errors and "quiet_end" not in errors:
@@ -210,9 +257,11 @@ def _clean_changes(rule: Rule, changes: dict[str, Any]) -> dict[str, Any]:
 
 def rule_update(*, rule: Rule, actor, **changes: Any) -> Rule:
     """Owners change is_enabled, subject, body, sms_body, offset_minutes, quiet_start,
-    quiet_end, email_owners. The message texts are checked with messaging.rendering's
-    template_validate (InvalidInput naming the field); offset 5 min..30 days; quiet hours both
-    set or both empty.
+    quiet_end, email_owners, and the form reminder's after_sent_minutes and
+    before_booking_minutes. The message texts are checked with messaging.rendering's
+    template_validate (InvalidInput naming the field), and a form reminder's must keep its
+    {{ link }}; offset 5 min..30 days; the form reminder's points 1 hour..30 days or None (that
+    reminder is off); quiet hours both set or both empty.
 
     Changing when reminders go (the offset, the quiet hours) re-plans the upcoming bookings'
     reminders; switching the reminder rule on plans them for the upcoming bookings made while

@@ -53,6 +53,18 @@ def automation_check_alerts() -> int:
 
 
 @shared_task
+def automation_send_form_reminders() -> int:
+    """Every five minutes (beat), and again at once while a backlog lasts: the reminders of
+    forms not filled in yet (automation.form_reminders)."""
+    from automation.form_reminders import form_reminders_send_due
+
+    done = form_reminders_send_due(limit=REMINDER_BATCH)
+    if done >= REMINDER_BATCH:
+        enqueue_on_commit(automation_send_form_reminders)
+    return done
+
+
+@shared_task
 def automation_check_inventory() -> int:
     from automation.alerts import inventory_check
 

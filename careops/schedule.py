@@ -23,6 +23,10 @@ PERIODIC_TASKS: dict[str, dict] = {
         "task": "automation.tasks.automation_check_alerts",
         "every": 300,
     },
+    "automation: send form reminders": {
+        "task": "automation.tasks.automation_send_form_reminders",
+        "every": 300,
+    },
     "automation: check inventory": {
         "task": "automation.tasks.automation_check_inventory",
         "every": 3600,

@@ -99,6 +99,9 @@ class FormSubmission(WorkspaceOwnedModel):
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # The channel ("email", "sms") its link last went out on: its reminders follow it. Blank
+    # when no message was sent (created without delivery).
+    sent_channel = models.CharField(max_length=10, blank=True)
     due_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
     overdue_at = models.DateTimeField(null=True, blank=True)

@@ -35,6 +35,8 @@ class RuleSerializer(serializers.ModelSerializer):
             "quiet_start",
             "quiet_end",
             "email_owners",
+            "after_sent_minutes",
+            "before_booking_minutes",
             "created_at",
             "updated_at",
         ]
@@ -57,6 +59,14 @@ class RuleSerializer(serializers.ModelSerializer):
             },
             "email_owners": {
                 "help_text": "Stock alerts (low and critical): also email the workspace's owners."
+            },
+            "after_sent_minutes": {
+                "help_text": "Form reminders: how long after a form is sent its client is "
+                "reminded (60 minutes to 30 days; null: no such reminder).",
+            },
+            "before_booking_minutes": {
+                "help_text": "Form reminders: how long before the form's booking its client is "
+                "reminded (60 minutes to 30 days; null: no such reminder).",
             },
         }
 
@@ -126,8 +136,8 @@ class RuleViewSet(
 
     @extend_schema(
         description="Owners: switch the rule on or off, edit its message texts (checked: a "
-        "template error is a 400 naming the field), its reminder offset and quiet hours, and "
-        "whether low-stock alerts email the owners."
+        "template error is a 400 naming the field), its reminder offset and quiet hours, "
+        "whether low-stock alerts email the owners, and the form reminder's points."
     )
     def partial_update(self, request, pk=None):
         rule = self.get_object()

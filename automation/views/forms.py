@@ -9,7 +9,12 @@ from django import forms
 from automation.models import Rule
 
 # The rules that send a message written by the owner (subject, email, SMS).
-MESSAGE_KINDS = {Rule.Kind.WELCOME, Rule.Kind.BOOKING_CONFIRMATION, Rule.Kind.BOOKING_REMINDER}
+MESSAGE_KINDS = {
+    Rule.Kind.WELCOME,
+    Rule.Kind.BOOKING_CONFIRMATION,
+    Rule.Kind.BOOKING_REMINDER,
+    Rule.Kind.FORM_REMINDER,
+}
 # What a dry run is tried on, by rule kind: rules missing here send nothing to try.
 TRY_TARGETS = {
     Rule.Kind.WELCOME: "contact",
@@ -23,7 +28,18 @@ OFFSET_LABELS = {
     Rule.Kind.BOOKING_UNCONFIRMED: "Alert when still pending (hours before the start)",
 }
 # The service names the stored field (or the dry run's argument); the forms name theirs.
-SERVICE_FIELDS = {"offset_minutes": "offset_hours", "contact_id": "target", "booking_id": "target"}
+SERVICE_FIELDS = {
+    "offset_minutes": "offset_hours",
+    "after_sent_minutes": "after_sent_hours",
+    "before_booking_minutes": "before_booking_hours",
+    "contact_id": "target",
+    "booking_id": "target",
+}
+# The form reminder's points: hours on the page, minutes in the rule.
+POINT_FIELDS = {
+    "after_sent_hours": "after_sent_minutes",
+    "before_booking_hours": "before_booking_minutes",
+}
 
 
 def _hours(minutes: int) -> Decimal:
@@ -66,6 +82,21 @@ class RuleForm(forms.Form):
         help_text="Low and critical stock alerts always show on the alerts page and the "
         "dashboard; ticked, the owners get an email too.",
     )
+    # Whether a point is in range is the service's to say (rule_update names the field).
+    after_sent_hours = forms.DecimalField(
+        label="Remind (hours after the form was sent)",
+        max_digits=6,
+        decimal_places=2,
+        required=False,
+        help_text="Leave empty for no reminder after sending.",
+    )
+    before_booking_hours = forms.DecimalField(
+        label="Remind (hours before its booking)",
+        max_digits=6,
+        decimal_places=2,
+        required=False,
+        help_text="For forms sent with a booking. Leave empty for no reminder before it.",
+    )
 
     def __init__(self, *args, rule: Rule, **kwargs):
         kwargs.setdefault(
@@ -78,6 +109,10 @@ class RuleForm(forms.Form):
                 "quiet_start": rule.quiet_start,
                 "quiet_end": rule.quiet_end,
                 "email_owners": rule.email_owners,
+                **{
+                    name: _hours(getattr(rule, field)) if getattr(rule, field) is not None else None
+                    for name, field in POINT_FIELDS.items()
+                },
             },
         )
         super().__init__(*args, **kwargs)
@@ -91,6 +126,8 @@ class RuleForm(forms.Form):
             self.fields["offset_hours"].label = OFFSET_LABELS[rule.kind]
         if rule.kind == Rule.Kind.STOCK_LOW:
             keep.add("email_owners")
+        if rule.kind == Rule.Kind.FORM_REMINDER:
+            keep |= {*POINT_FIELDS, "quiet_start", "quiet_end"}
         for name in list(self.fields):
             if name not in keep:
                 del self.fields[name]
@@ -100,6 +137,10 @@ class RuleForm(forms.Form):
         data = dict(self.cleaned_data)
         if "offset_hours" in data:
             data["offset_minutes"] = round(data.pop("offset_hours") * 60)
+        for name, field in POINT_FIELDS.items():
+            if name in data:
+                hours = data.pop(name)
+                data[field] = None if hours is None else round(hours * 60)
         return data
 
 

@@ -64,17 +64,29 @@ def rule_summary(rule: Rule) -> str:
         )
     if rule.kind == kind.BOOKING_FORMS:
         return "Sends the service's forms to the client when a booking is made."
+    quiet = (
+        f", never between {rule.quiet_start:%H:%M} and {rule.quiet_end:%H:%M}"
+        if rule.quiet_start and rule.quiet_end
+        else ""
+    )
     if rule.kind == kind.BOOKING_REMINDER:
-        quiet = (
-            f", never between {rule.quiet_start:%H:%M} and {rule.quiet_end:%H:%M}"
-            if rule.quiet_start and rule.quiet_end
-            else ""
-        )
         return f"Reminds the client {_hours_label(rule.offset_minutes)} before the booking{quiet}."
     if rule.kind == kind.PAUSE_ON_REPLY:
         return "Stops automated messages to a client once staff reply, until someone resumes them."
     if rule.kind == kind.FORM_OVERDUE:
         return "Marks forms not filled in on time as overdue and alerts staff."
+    if rule.kind == kind.FORM_REMINDER:
+        points = []
+        if rule.after_sent_minutes is not None:
+            points.append(f"{_hours_label(rule.after_sent_minutes)} after it was sent")
+        if rule.before_booking_minutes is not None:
+            points.append(f"{_hours_label(rule.before_booking_minutes)} before its booking")
+        if not points:
+            return "Both reminder times are empty: no form reminder is sent."
+        return (
+            f"Reminds clients of a form they have not filled in, with its link: "
+            f"{' and '.join(points)}{quiet}."
+        )
     if rule.kind == kind.STOCK_LOW:
         owners = " and emails the owners" if rule.email_owners else ""
         return (

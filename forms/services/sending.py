@@ -65,6 +65,10 @@ def _deliver(submission: FormSubmission, *, actor, channel: str | None) -> None:
         sender_kind=Message.SenderKind.SYSTEM,
         sender_reference=f"form:{submission.pk}",
     )
+    # Its reminders go out on the channel the link did (automation's form reminders).
+    if submission.sent_channel != channel:
+        submission.sent_channel = channel
+        FormSubmission.objects.filter(pk=submission.pk).update(sent_channel=channel)
 
 
 def _check_send(*, workspace, template: FormTemplate, contact, booking) -> None:
