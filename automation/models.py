@@ -215,6 +215,7 @@ class Alert(WorkspaceOwnedModel):
     class Kind(models.TextChoices):
         FORM_OVERDUE = "form_overdue", "Form overdue"
         STOCK_LOW = "stock_low", "Low stock"
+        WEBHOOK_DISABLED = "webhook_disabled", "Webhook disabled"
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"
@@ -260,3 +261,7 @@ class Alert(WorkspaceOwnedModel):
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None and self.resolved_at is None
+
+
+# Outbound webhooks live in their own module; imported here so Django finds the models.
+from automation.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

@@ -85,3 +85,7 @@ def automation_purge_history() -> dict[str, int]:
 
     report = automation_history_purge(days=settings.EVENT_RETENTION_DAYS)
     return {"events": report.events, "runs": report.runs, "reminders": report.reminders}
+
+
+# Outbound webhooks' tasks live with them; imported here so that the worker registers them.
+from automation.webhooks.tasks import webhook_deliver, webhooks_deliver_due  # noqa: E402, F401
