@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
-                ('url', models.URLField(max_length=500)),
+                ('url', models.CharField(max_length=500)),
                 ('description', models.CharField(blank=True, max_length=200)),
                 ('secret', careops.crypto.EncryptedJSONField()),
                 ('events', models.JSONField(default=list)),

@@ -14,7 +14,7 @@ class WebhookEndpoint(WorkspaceOwnedModel):
     secret. Disabled (is_active false) by the delivery after repeated failures; an owner
     enables it again."""
 
-    url = models.URLField(max_length=500)
+    url = models.CharField(max_length=500)  # checked by the services (careops.net)
     description = models.CharField(max_length=200, blank=True)
     # The signing secret, encrypted at rest; shown in full once, when the endpoint is created.
     secret = EncryptedJSONField()

@@ -15,7 +15,6 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from automation import engine
 from automation.models import Alert, Event, WebhookDelivery, WebhookEndpoint
 from automation.webhooks import delivery
 from automation.webhooks.delivery import webhook_deliveries_due
