@@ -9,8 +9,9 @@ target was checked, where a redirect leads was not). Anything else is a failed a
 delivery waits (BACKOFF, jittered) and the minute sweep sends it again, MAX_ATTEMPTS in all,
 then it is abandoned. Each failed attempt counts against the endpoint; DISABLE_AFTER failures
 in a row (across its deliveries) disable it, abandon what it still had waiting, and raise an
-alert emailed to the owners. The target host is checked again before each attempt: a name may
-resolve elsewhere now than when it was registered.
+alert emailed to the owners. The target host is checked again before each attempt (a name may
+resolve elsewhere now than when it was registered), and the connection goes to the address that
+was checked (urllib3 to that address, TLS verified against the URL's name).
 
 The delivery row is locked (SKIP LOCKED) while its attempt runs, at most TIMEOUT_SECONDS plus
 the lookup: a second task or sweep for it passes it by.
@@ -22,23 +23,28 @@ import hashlib
 import hmac
 import json
 import random
+import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import requests
+import certifi
 import structlog
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, Timeout
+from urllib3 import exceptions as urllib3_errors
 
 from automation.alerts import alert_email_queue, alert_raise
 from automation.models import Alert, WebhookDelivery, WebhookEndpoint
 from automation.webhooks.events import PING, ping_payload
 from automation.webhooks.services import ENDPOINT_SUBJECT, url_check
+from careops.net import address_is_internal
 
 log = structlog.get_logger(__name__)
 
@@ -97,54 +103,88 @@ def _cut(text: str) -> str:
     return text if len(text) <= ERROR_MAX_LENGTH else text[: ERROR_MAX_LENGTH - 1] + "…"
 
 
+def _addresses(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def _pool(target, address: str) -> HTTPConnectionPool:
+    """A connection to the address that was checked, not to whatever the name resolves to a
+    moment later (DNS rebinding): TLS still verifies the certificate against the URL's host
+    name, sent as SNI, and the Host header names it too."""
+    port = target.port or (443 if target.scheme == "https" else 80)
+    timeout = Timeout(connect=TIMEOUT_SECONDS, read=TIMEOUT_SECONDS)
+    if target.scheme == "https":
+        return HTTPSConnectionPool(
+            address,
+            port,
+            timeout=timeout,
+            retries=False,
+            maxsize=1,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+            server_hostname=target.hostname,
+            assert_hostname=target.hostname,
+        )
+    return HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
+
+
 def post(*, url: str, secret: str, delivery_id: int, kind: str, body: bytes) -> Outcome:
-    """One signed POST; never raises for what the network or the receiver does."""
+    """One signed POST; never raises for what the network or the receiver does. The target is
+    checked again first (its name may resolve elsewhere now), and the connection goes to the
+    address that passed the check."""
     if problem := url_check(url):
         return Outcome(False, error=f"Not sent: {problem}")
+    target = urlsplit(url)
+    try:
+        addresses = _addresses(target.hostname or "", target.port or 0)
+    except (OSError, UnicodeError, ValueError):
+        return Outcome(False, error=f"Not sent: {target.hostname} does not resolve.")
+    if not settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS and any(map(address_is_internal, addresses)):
+        return Outcome(False, error="Not sent: the endpoint's address is inside a private network.")
     headers = {
+        "Host": target.netloc,
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         SIGNATURE_HEADER: signature(secret, int(time.time()), body),
         EVENT_HEADER: kind,
         DELIVERY_HEADER: str(delivery_id),
     }
+    path = (target.path or "/") + (f"?{target.query}" if target.query else "")
     started = time.monotonic()
+    pool = _pool(target, addresses[0])
     try:
-        with requests.post(
-            url,
-            data=body,
-            headers=headers,
-            timeout=TIMEOUT_SECONDS,
-            allow_redirects=False,
-            stream=True,  # the body is read only for a refusal, and only its start
-        ) as response:
+        # Redirects are not followed; the body is read only for a refusal, and only its start.
+        response = pool.urlopen(
+            "POST", path, body=body, headers=headers, redirect=False, preload_content=False
+        )
+        try:
             elapsed = round((time.monotonic() - started) * 1000)
-            code = response.status_code
+            code = response.status
             if 200 <= code < 300:
                 return Outcome(True, code, elapsed)
             if 300 <= code < 400:
                 where = response.headers.get("Location", "")
-                return Outcome(
-                    False,
-                    code,
-                    elapsed,
-                    _cut(
-                        f"HTTP {code}: redirects are not "
-                        f"followed; register the final URL ({where})."
-                    ),
-                )
-            snippet = response.raw.read(BODY_SNIPPET, decode_content=True) or b""
+                error = f"HTTP {code}: redirects are not followed; register the final URL: {where}"
+                return Outcome(False, code, elapsed, _cut(error))
+            snippet = response.read(BODY_SNIPPET) or b""
             text = " ".join(snippet.decode("utf-8", "replace").split())
             return Outcome(False, code, elapsed, _cut(f"HTTP {code}: {text}".rstrip(": ")))
-    except requests.Timeout:
-        return Outcome(False, error=f"No answer within {TIMEOUT_SECONDS:g} s.")
-    except requests.ConnectionError as exc:
+        finally:
+            response.release_conn()
+    except urllib3_errors.NewConnectionError as exc:  # (a ConnectTimeoutError subclass)
         return Outcome(False, error=_cut(f"Could not connect: {_reason(exc)}"))
-    except requests.RequestException as exc:
-        return Outcome(False, error=_cut(f"{type(exc).__name__}: {exc}"))
+    except urllib3_errors.TimeoutError:
+        return Outcome(False, error=f"No answer within {TIMEOUT_SECONDS:g} s.")
+    except urllib3_errors.SSLError as exc:
+        return Outcome(False, error=_cut(f"TLS failed: {_reason(exc)}"))
+    except (urllib3_errors.HTTPError, OSError) as exc:
+        return Outcome(False, error=_cut(f"Could not connect: {_reason(exc)}"))
+    finally:
+        pool.close()
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: BaseException) -> str:
     """The innermost cause of a connection error, without urllib3's object addresses."""
     while exc.__context__ is not None and exc.__context__ is not exc:
         exc = exc.__context__

@@ -392,3 +392,32 @@ def test_a_target_is_checked_again_before_each_attempt(
     assert waiting.status == Status.PENDING
     assert waiting.last_error.startswith("Not sent: Enter a URL starting with https://")
     assert receiver.requests == []
+
+
+def test_a_name_resolving_to_a_private_address_is_not_called_in_production(
+    receiver, workspace_a, settings, django_capture_on_commit_callbacks
+):
+    local_name = receiver.url.replace("127.0.0.1", "localhost").replace("http:", "https:")
+    endpoint_for(workspace_a, local_name)  # accepted while local targets were allowed
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+
+    dispatch(contact_event(workspace_a), django_capture_on_commit_callbacks)
+
+    waiting = WebhookDelivery.objects.get()
+    assert waiting.status == Status.PENDING
+    assert "inside a private network" in waiting.last_error
+    assert receiver.requests == []
+
+
+def test_the_connection_goes_to_the_checked_address_with_the_urls_host_name(
+    receiver, workspace_a, django_capture_on_commit_callbacks
+):
+    named = receiver.url.replace("127.0.0.1", "localhost")
+    endpoint_for(workspace_a, named + "?source=careops")
+
+    dispatch(contact_event(workspace_a), django_capture_on_commit_callbacks)
+
+    [request] = receiver.requests
+    assert request.headers["Host"] == named.split("/")[2]
+    assert request.path == "/hooks/careops?source=careops"
+    assert WebhookDelivery.objects.get().status == Status.SUCCEEDED
