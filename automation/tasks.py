@@ -88,4 +88,8 @@ def automation_purge_history() -> dict[str, int]:
 
 
 # Outbound webhooks' tasks live with them; imported here so that the worker registers them.
-from automation.webhooks.tasks import webhook_deliver, webhooks_deliver_due  # noqa: E402, F401
+from automation.webhooks.tasks import (  # noqa: E402, F401
+    webhook_deliver,
+    webhooks_deliver_due,
+    webhooks_purge_deliveries,
+)

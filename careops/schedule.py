@@ -27,6 +27,10 @@ PERIODIC_TASKS: dict[str, dict] = {
         "task": "automation.webhooks.tasks.webhooks_deliver_due",
         "every": 60,
     },
+    "webhooks: purge old deliveries": {
+        "task": "automation.webhooks.tasks.webhooks_purge_deliveries",
+        "every": 24 * 3600,
+    },
     "automation: purge old history": {
         "task": "automation.tasks.automation_purge_history",
         "every": 24 * 3600,

@@ -381,3 +381,24 @@ def webhook_deliveries_due(*, now: datetime | None = None, limit: int = SWEEP_BA
     if due:
         log.info("webhook_deliveries_swept", due=len(due), queued=queued)
     return queued
+
+
+# --- Retention --------------------------------------------------------------------------------
+
+
+def webhook_deliveries_purge(
+    *, days: int, now: datetime | None = None, batch_size: int = 1000
+) -> int:
+    """Daily: delete finished deliveries (succeeded, failed, abandoned) older than `days`, as
+    automation's history is (EVENT_RETENTION_DAYS); a pending one always stays. One transaction
+    per batch, so a purge cut short keeps its progress. Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    old = WebhookDelivery.objects.exclude(status=WebhookDelivery.Status.PENDING).filter(
+        created_at__lt=cutoff
+    )
+    deleted = 0
+    while ids := list(old.order_by("pk").values_list("pk", flat=True)[:batch_size]):
+        deleted += WebhookDelivery.objects.filter(pk__in=ids).delete()[0]
+    if deleted:
+        log.info("webhook_deliveries_purged", cutoff=cutoff.isoformat(), deleted=deleted)
+    return deleted

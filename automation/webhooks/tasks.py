@@ -20,3 +20,13 @@ def webhooks_deliver_due() -> int:
     from automation.webhooks.delivery import webhook_deliveries_due
 
     return webhook_deliveries_due()
+
+
+@shared_task
+def webhooks_purge_deliveries() -> int:
+    """Daily: finished deliveries older than EVENT_RETENTION_DAYS."""
+    from django.conf import settings
+
+    from automation.webhooks.delivery import webhook_deliveries_purge
+
+    return webhook_deliveries_purge(days=settings.EVENT_RETENTION_DAYS)

@@ -17,7 +17,11 @@ from django.utils import timezone
 
 from automation.models import Alert, Event, WebhookDelivery, WebhookEndpoint
 from automation.webhooks import delivery
-from automation.webhooks.delivery import webhook_deliveries_due
+from automation.webhooks.delivery import (
+    webhook_deliveries_due,
+    webhook_deliveries_purge,
+    webhook_endpoint_ping,
+)
 from automation.webhooks.services import webhook_deliveries_create, webhook_endpoint_enable
 from automation.webhooks.tasks import webhook_deliver
 from automation.webhooks.tests.conftest import SECRET, contact_event, dispatch, endpoint_for
@@ -421,3 +425,18 @@ def test_the_connection_goes_to_the_checked_address_with_the_urls_host_name(
     assert request.headers["Host"] == named.split("/")[2]
     assert request.path == "/hooks/careops?source=careops"
     assert WebhookDelivery.objects.get().status == Status.SUCCEEDED
+
+
+def test_finished_deliveries_are_purged_after_the_retention_period_pending_ones_stay(
+    receiver, workspace_a, owner, django_capture_on_commit_callbacks
+):
+    endpoint = endpoint_for(workspace_a, receiver.url)
+    receiver.script(200, 500)
+    webhook_endpoint_ping(endpoint=endpoint, actor=owner)  # succeeded
+    dispatch(contact_event(workspace_a), django_capture_on_commit_callbacks)  # pending retry
+    WebhookDelivery.objects.update(created_at=timezone.now() - timedelta(days=100))
+
+    deleted = webhook_deliveries_purge(days=90)
+
+    assert deleted == 1
+    assert list(WebhookDelivery.objects.values_list("status", flat=True)) == [Status.PENDING]
