@@ -205,3 +205,7 @@ class AlertAdmin(admin.ModelAdmin):
             self.log_change(request, alert, "Acknowledged")
             acknowledged += 1
         self.message_user(request, f"{acknowledged} alert(s) acknowledged.", messages.SUCCESS)
+
+
+# Outbound webhooks' back office lives with them.
+from automation.webhooks import admin as _webhooks_admin  # noqa: E402, F401

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from automation.models import AutomationRun, Event, Rule
 from automation.rules import rules_for
+from automation.webhooks.services import EndpointCache, webhook_deliveries_create
 from bookings.models import Booking
 from careops.db import is_constraint
 from careops.queue import enqueue_on_commit
@@ -130,7 +131,7 @@ def event_dispatch(event_id: int, *, now: datetime | None = None) -> int:
     The event row is locked (SKIP LOCKED: a concurrent dispatch of the same event returns at
     once); an event waiting for its next attempt is left to the sweep. Returns how many runs
     were recorded. Safe to call twice."""
-    runs = _dispatch(event_id, now=now or timezone.now(), rules_cache={})
+    runs = _dispatch(event_id, now=now or timezone.now(), rules_cache={}, webhooks_cache={})
     return runs or 0
 
 
@@ -155,10 +156,14 @@ def events_dispatch_pending(*, now: datetime | None = None, limit: int = SWEEP_B
             .order_by(F("next_attempt_at").asc(nulls_first=True), "created_at")
             .values_list("pk", flat=True)[:limit]
         )
-    # One sweep reads each workspace's rules once.
+    # One sweep reads each workspace's rules (and webhook endpoints) once.
     rules_cache: dict[int, dict[str, Rule]] = {}
+    webhooks_cache: EndpointCache = {}
     dispatched = sum(
-        1 for event_id in ids if _dispatch(event_id, now=now, rules_cache=rules_cache) is not None
+        1
+        for event_id in ids
+        if _dispatch(event_id, now=now, rules_cache=rules_cache, webhooks_cache=webhooks_cache)
+        is not None
     )
     if ids:
         log.info("automation_events_swept", picked=len(ids), dispatched=dispatched)
@@ -200,7 +205,11 @@ def run_new(
 
 
 def _dispatch(
-    event_id: int, *, now: datetime, rules_cache: dict[int, dict[str, Rule]]
+    event_id: int,
+    *,
+    now: datetime,
+    rules_cache: dict[int, dict[str, Rule]],
+    webhooks_cache: EndpointCache,
 ) -> int | None:
     """Dispatch the event: how many runs were recorded, or None when there was nothing to do
     (already dispatched, waiting for its next attempt, held by another worker, gone). Never
@@ -219,6 +228,9 @@ def _dispatch(
             if event.workspace_id not in rules_cache:
                 rules_cache[event.workspace_id] = rules_for(event.workspace_id)
             runs, errors = _run_handlers(event, rules_cache[event.workspace_id])
+            # Outbound webhooks: the deliveries are written with the dispatch (a failure here
+            # fails the dispatch, which is tried again; a delivery is made once per endpoint).
+            webhook_deliveries_create(event, cache=webhooks_cache)
             event.attempts += 1
             event.last_error = "\n".join(errors)[:2000]
             _schedule(event, now, failed=bool(errors))
@@ -237,6 +249,7 @@ def _dispatch(
     except Exception as exc:
         log.exception("automation_event_dispatch_failed", event_id=event_id)
         rules_cache.clear()  # rules first created in the rolled-back transaction are gone
+        webhooks_cache.clear()
         _note_failure(event_id, exc, now)
         return None
     log.info(

@@ -247,6 +247,7 @@ class Alert(WorkspaceOwnedModel):
         STOCK_LOW = "stock_low", "Low stock"
         STOCK_CRITICAL = "stock_critical", "Critical stock"
         INTEGRATION_FAILURE = "integration_failure", "Provider failing"
+        WEBHOOK_DISABLED = "webhook_disabled", "Webhook disabled"
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"
@@ -298,3 +299,7 @@ class Alert(WorkspaceOwnedModel):
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None and self.resolved_at is None
+
+
+# Outbound webhooks live in their own module; imported here so Django finds the models.
+from automation.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

@@ -106,3 +106,11 @@ def automation_purge_history() -> dict[str, int]:
 
     report = automation_history_purge(days=settings.EVENT_RETENTION_DAYS)
     return {"events": report.events, "runs": report.runs, "reminders": report.reminders}
+
+
+# Outbound webhooks' tasks live with them; imported here so that the worker registers them.
+from automation.webhooks.tasks import (  # noqa: E402, F401
+    webhook_deliver,
+    webhooks_deliver_due,
+    webhooks_purge_deliveries,
+)

@@ -1,10 +1,11 @@
-"""Automation pages, included at the site root: the owner's rules and the alerts."""
+"""Automation pages, included at the site root: the owner's rules, webhooks and the alerts."""
 
 from __future__ import annotations
 
 from django.urls import path
 
 from automation.views import alerts, rules
+from automation.webhooks.urls import urlpatterns as webhook_urlpatterns
 
 urlpatterns = [
     path("settings/automation/", rules.RuleListView.as_view(), name="settings-automation"),
@@ -29,4 +30,5 @@ urlpatterns = [
         alerts.AlertAcknowledgeView.as_view(),
         name="alert-acknowledge",
     ),
+    *webhook_urlpatterns,
 ]

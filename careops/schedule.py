@@ -31,6 +31,14 @@ PERIODIC_TASKS: dict[str, dict] = {
         "task": "automation.tasks.automation_check_inventory",
         "every": 3600,
     },
+    "webhooks: send due deliveries": {
+        "task": "automation.webhooks.tasks.webhooks_deliver_due",
+        "every": 60,
+    },
+    "webhooks: purge old deliveries": {
+        "task": "automation.webhooks.tasks.webhooks_purge_deliveries",
+        "every": 24 * 3600,
+    },
     "automation: purge old history": {
         "task": "automation.tasks.automation_purge_history",
         "every": 24 * 3600,
@@ -38,8 +46,9 @@ PERIODIC_TASKS: dict[str, dict] = {
 }
 
 
-# The periodic tasks this table owns: any task of one of the project's apps.
-OUR_TASKS = r"^(workspaces|contacts|messaging|bookings|forms|inventory|automation)\.tasks\."
+# The periodic tasks this table owns: any task of one of the project's apps (or of a package
+# inside one: automation.webhooks.tasks).
+OUR_TASKS = r"^(workspaces|contacts|messaging|bookings|forms|inventory|automation)\.(\w+\.)?tasks\."
 
 
 def sync_periodic_tasks() -> None:

@@ -339,6 +339,11 @@ TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
 # Console providers may be chosen as integrations only where nothing real should be sent.
 MESSAGING_ALLOW_CONSOLE = env.bool("MESSAGING_ALLOW_CONSOLE", default=DEBUG)
+# Outbound webhooks may target plain http and hosts inside our network (loopback, private
+# ranges) only where nothing real is called: development and tests (a local receiver).
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool(
+    "WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=MESSAGING_ALLOW_CONSOLE
+)
 # Inbound email arrives at <workspace-slug>@INBOUND_EMAIL_DOMAIN (the ESP's inbound route).
 INBOUND_EMAIL_DOMAIN = env.str("INBOUND_EMAIL_DOMAIN", default="inbound.careops.local")
 # Failed sends are retried with exponential backoff up to this many attempts in all.

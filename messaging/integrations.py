@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import phonenumbers
 import structlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator, validate_email
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from careops.crypto import mask
 from careops.errors import InvalidInput
+from careops.net import url_problem
 from messaging import providers
 from messaging.models import Channel, Integration
 from messaging.providers import PROVIDERS, Outgoing, ProviderSpec, SendFailed
@@ -40,30 +38,11 @@ def _e164(value: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _internal_host(host: str) -> bool:
-    """The host is, or resolves to, an address that is not on the public internet (loopback,
-    private ranges, link-local such as a cloud's metadata service). A name that does not
-    resolve now is let through: sending to it fails on its own."""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError, ValueError):
-        return False
-    return any(not ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in infos)
-
-
 def _check_url(value: str) -> str | None:
     """An error for a provider base URL, or None. Plain http and addresses inside our network
     (a local stand-in or mock server) only where console providers are allowed too: development
-    and tests. Elsewhere the server would call whatever address an owner typed: the metadata
-    service, the database, Redis (request forgery)."""
-    schemes = ["https", "http"] if settings.MESSAGING_ALLOW_CONSOLE else ["https"]
-    try:
-        URLValidator(schemes=schemes)(value)
-    except ValidationError:
-        return f"Enter a URL starting with {' or '.join(s + '://' for s in schemes)}."
-    if not settings.MESSAGING_ALLOW_CONSOLE and _internal_host(urlsplit(value).hostname or ""):
-        return "Enter the provider's public address: this one is inside a private network."
-    return None
+    and tests (careops.net says why)."""
+    return url_problem(value, allow_internal=settings.MESSAGING_ALLOW_CONSOLE, what="the provider")
 
 
 def _clean_credentials(spec, credentials: Any, errors: dict[str, list[str]]) -> dict[str, str]:

@@ -24,7 +24,8 @@ the staff member, sending the intake form), opening hours and a closed day, book
 status history (confirmed, completed, cancelled), the staff member's calendar feed; an intake
 form with a pending and a completed submission (with an uploaded PDF); stock items with their
 ledger (opening stock, a usage, a booking's consumption) and one that fell low; automation's
-rules, the events all this raised, dispatched into runs and reminders, and open alerts.
+rules, the events all this raised, dispatched into runs and reminders (and deliveries to a
+webhook endpoint, waiting), and open alerts.
 
 Events are dispatched in the test's transaction by calling the engine (on-commit work does
 not run in an ordinary test); message deliveries and emails stay queued.
@@ -40,8 +41,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from automation.alerts import alert_raise
 from automation.engine import event_dispatch
-from automation.models import Alert, Event, Rule
+from automation.models import Alert, Event, Rule, WebhookEndpoint
 from automation.rules import rules_for
+from automation.webhooks.events import WEBHOOK_EVENTS
+from automation.webhooks.services import webhook_endpoint_create
 from bookings import setup_services
 from bookings.feeds import calendar_feed_get_or_create
 from bookings.models import Booking, BookingType, CalendarFeed
@@ -98,6 +101,7 @@ class FullWorkspace:
     items: list[InventoryItem]
     rules: dict[str, Rule]
     alerts: list[Alert]
+    webhook_endpoint: WebhookEndpoint  # subscribed to every event, with their deliveries
     secrets: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -341,8 +345,17 @@ def full_workspace(
         workspace=workspace, template=form_template, contact=grace, actor=owner, deliver=False
     )
 
-    # Automation: the rules, every event raised above acted on, and the alerts.
+    # Automation: the rules, a webhook endpoint, every event raised above acted on (and queued
+    # for the endpoint), and the alerts.
     rules = rules_for(workspace)
+    webhook_secret = f"whsec_{secrets.token_hex(16)}"
+    webhook_endpoint = webhook_endpoint_create(
+        workspace=workspace,
+        actor=owner,
+        url=f"https://hooks.{slug}.example/careops",
+        events=list(WEBHOOK_EVENTS),
+        secret=webhook_secret,
+    )
     events = Event.objects.for_workspace(workspace).order_by("pk")
     for event_id in events.values_list("pk", flat=True):
         event_dispatch(event_id)
@@ -370,6 +383,7 @@ def full_workspace(
         "booking_manage_nonce": booking.manage_nonce,
         "submission_token_nonce": submission.token_nonce,
         "pending_submission_token_nonce": pending_submission.token_nonce,
+        "webhook_secret": webhook_secret,
     }
     return FullWorkspace(
         workspace=workspace,
@@ -398,5 +412,6 @@ def full_workspace(
         items=[towels, oil],
         rules=rules,
         alerts=alerts,
+        webhook_endpoint=webhook_endpoint,
         secrets=secrets_in_clear,
     )

@@ -134,6 +134,7 @@ def route_values(w: FullWorkspace, *, type_slug: str, reset_user) -> dict[str, o
         "inventory/<pk>": w.items[0].pk,
         "settings/automation/<pk>": w.rules["welcome"].pk,
         "alerts/<pk>": w.alerts[0].pk,
+        "settings/webhooks/<pk>": w.webhook_endpoint.pk,
         "onboarding/<step>": Same(REVIEW_KEY),
         "settings/team/members/<pk>": ws.memberships.get(user=w.staff).pk,
         "settings/team/invitations/<pk>": w.invitation.pk,

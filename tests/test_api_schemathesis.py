@@ -148,6 +148,7 @@ def _aim(data: FullWorkspace) -> None:
             ("/api/v1/working-hours", "id"): list(
                 WorkingHours.objects.for_workspace(ws).values_list("pk", flat=True)[:3]
             ),
+            ("/api/v1/webhooks", "id"): [data.webhook_endpoint.pk],
             ("/api/v1/workspaces", "id"): [ws.pk],
             ("/api/v1/workspaces", "workspace_pk"): [ws.pk],
             ("/api/v1/workspaces/{workspace_pk}/invitations", "id"): [data.invitation.pk],

@@ -13,6 +13,7 @@ SETTINGS_PAGES = [
     "settings-booking-types",
     "settings-availability",
     "settings-automation",
+    "settings-webhooks",
 ]
 
 

@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.urls import resolve
 from drf_spectacular.generators import SchemaGenerator
 
-from automation.models import Alert, AutomationRun
+from automation.models import Alert, AutomationRun, WebhookEndpoint
 from automation.rules import rules_for
 from bookings.tests.factories import (
     AvailabilityOverrideFactory,
@@ -98,6 +98,12 @@ def objects_of_a(workspace_a, owner, staff, settings, tmp_path):
             subject_type="inventory_item",
             subject_id=1,
             message="Gloves are low",
+        ).pk,
+        "webhooks": WebhookEndpoint.objects.create(
+            workspace=workspace_a,
+            url="https://hooks.alpha-clinic.example/careops",
+            secret="whsec_sweep-0123456789abcdef0123",
+            events=["contact.created"],
         ).pk,
     }
 

@@ -247,6 +247,7 @@ def test_export_never_holds_a_secret_in_clear(a, b, tmp_path):
 
 def test_the_masked_fields_are_the_secrets_of_the_data_model():
     assert secret_fields() == [
+        "automation.webhookendpoint.secret",
         "bookings.booking.idempotency_key",
         "bookings.booking.manage_nonce",
         "bookings.calendarfeed.token",

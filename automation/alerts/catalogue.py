@@ -14,7 +14,6 @@ different points (critical when there is enough for the next day, low above the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.urls import reverse
@@ -31,6 +30,7 @@ BOOKING = "booking"
 SUBMISSION = "form_submission"
 ITEM = "inventory_item"
 INTEGRATION = "integration"
+WEBHOOK_ENDPOINT = "webhook_endpoint"
 
 # The dashboard areas (staff permissions are granted per area; "owner": owners only).
 INBOX, BOOKINGS, FORMS, INVENTORY = Area.INBOX, Area.BOOKINGS, Area.FORMS, Area.INVENTORY
@@ -42,7 +42,7 @@ class AlertSpec:
     kind: str
     severity: str
     subject_type: str
-    rule: str  # the Rule kind that switches it on (and holds its settings)
+    rule: str | None  # the Rule kind that switches it on (and holds its settings); None: always
     area: str  # the dashboard area, for who may see it
     url_name: str  # the page where the work is, reversed with the subject's id
     raised: str  # when it is raised, in words (the rules page, the docs)
@@ -125,6 +125,17 @@ CATALOGUE: dict[str, AlertSpec] = {
             "integration).",
             resolved="A message goes through it again, or its check passes.",
         ),
+        AlertSpec(
+            Kind.WEBHOOK_DISABLED,
+            Severity.CRITICAL,
+            WEBHOOK_ENDPOINT,
+            None,  # always: the owner must know their endpoint no longer gets events
+            OWNER,
+            "settings-webhook",
+            raised="An outbound webhook endpoint failed too many deliveries in a row and was "
+            "disabled (its page shows the deliveries and their errors).",
+            resolved="An owner enables the endpoint again (new events go out) or deletes it.",
+        ),
     )
 }
 
@@ -152,7 +163,3 @@ def alert_area(kind: str) -> str | None:
     the owners' kinds and kinds the catalogue does not list."""
     area = ALERT_AREAS.get(kind)
     return None if area in (None, OWNER) else area
-
-
-def rule_kinds_of(kinds: Iterable[str]) -> set[str]:
-    return {CATALOGUE[kind].rule for kind in kinds}

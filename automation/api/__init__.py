@@ -1,8 +1,9 @@
-"""REST API of automation: rules, runs and alerts."""
+"""REST API of automation: rules, runs, alerts and outbound webhooks."""
 
 from __future__ import annotations
 
 from automation.api import alerts, rules, runs
+from automation.webhooks.api import WebhookEndpointViewSet
 
 urlpatterns: list = []
 
@@ -11,3 +12,4 @@ def register(router) -> None:
     router.register("automation/rules", rules.RuleViewSet, basename="automation-rule")
     router.register("automation/runs", runs.AutomationRunViewSet, basename="automation-run")
     router.register("alerts", alerts.AlertViewSet, basename="alert")
+    router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
