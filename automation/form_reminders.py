@@ -38,13 +38,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.db.models import CharField, Exists, F, Func, OuterRef, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from automation.batches import batches_send
 from automation.engine import MAX_ATTEMPTS, RunResult, reason_truncate, run_new
 from automation.messages import LOCAL_FORMAT, AutomatedSend, booking_context, sends_automated
 from automation.models import AutomationRun, Rule
@@ -221,43 +221,17 @@ def form_reminders_send_due(*, now: datetime | None = None, limit: int = 500) ->
     now = now or timezone.now()
     _ensure_rules()
     ids = list(submissions_due(now).order_by("sent_at", "pk").values_list("pk", flat=True)[:limit])
-    rules: dict[int, Rule] = {}
-    done = 0
-    for offset in range(0, len(ids), SEND_BATCH):
-        batch = ids[offset : offset + SEND_BATCH]
-        sent = _send_together(batch, now, rules) if len(batch) > 1 else None
-        if sent is None:
-            sent = sum(_send_alone(submission_id, now, rules) for submission_id in batch)
-        done += sent
+    done = batches_send(
+        ids,
+        now=now,
+        size=SEND_BATCH,
+        send=_send_batch,
+        note_failure=_note_failure,
+        what="form_reminder",
+    )
     if ids:
         log.info("form_reminders_swept", picked=len(ids), done=done)
     return done
-
-
-def _send_together(ids: list[int], now: datetime, rules: dict[int, Rule]) -> int | None:
-    try:
-        with transaction.atomic():
-            return _send_batch(ids, now, rules)
-    except SoftTimeLimitExceeded:
-        raise
-    except Exception:
-        log.warning("form_reminder_batch_failed", submissions=len(ids), exc_info=True)
-        rules.clear()
-        return None
-
-
-def _send_alone(submission_id: int, now: datetime, rules: dict[int, Rule]) -> int:
-    try:
-        with transaction.atomic():
-            return _send_batch([submission_id], now, rules)
-    except SoftTimeLimitExceeded:
-        raise
-    except Exception as exc:
-        # A bug or an outage on one form must not stop the others.
-        log.exception("form_reminder_crashed", submission_id=submission_id)
-        rules.clear()
-        _note_failure(submission_id, exc, now)
-        return 0
 
 
 def _locked(ids: list[int]):

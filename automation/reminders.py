@@ -18,10 +18,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from automation.batches import batches_send
 from automation.engine import (
     MAX_ATTEMPTS,
     RunResult,
@@ -285,44 +285,14 @@ def reminders_send_due(*, now: datetime | None = None, limit: int = 500) -> int:
     (sent or skipped)."""
     now = now or timezone.now()
     ids = list(reminders_due(now).order_by("due_at", "pk").values_list("pk", flat=True)[:limit])
-    rules: dict[int, Rule] = {}
-    done = 0
-    for offset in range(0, len(ids), SEND_BATCH):
-        batch = ids[offset : offset + SEND_BATCH]
-        sent = _send_together(batch, now, rules) if len(batch) > 1 else None
-        if sent is None:  # a batch of one, or one rolled back: each in a transaction of its own
-            sent = sum(_send_alone(reminder_id, now, rules) for reminder_id in batch)
-        done += sent
-    return done
-
-
-def _send_together(reminder_ids: list[int], now: datetime, rules: dict[int, Rule]) -> int | None:
-    """The batch in one transaction: how many were dealt with, or None when it was rolled
-    back."""
-    try:
-        with transaction.atomic():
-            return _send_batch(reminder_ids, now, rules)
-    except SoftTimeLimitExceeded:
-        raise
-    except Exception:
-        log.warning("reminder_batch_failed", reminders=len(reminder_ids), exc_info=True)
-        rules.clear()  # rules first created in the rolled-back transaction are gone
-        return None
-
-
-def _send_alone(reminder_id: int, now: datetime, rules: dict[int, Rule]) -> int:
-    try:
-        with transaction.atomic():
-            return _send_batch([reminder_id], now, rules)
-    except SoftTimeLimitExceeded:
-        raise
-    except Exception as exc:
-        # A bug or an outage on one reminder must not stop the others: its work is rolled
-        # back, and it is tried again after a backoff.
-        log.exception("reminder_send_crashed", reminder_id=reminder_id)
-        rules.clear()
-        _note_failure(reminder_id, exc, now)
-        return 0
+    return batches_send(
+        ids,
+        now=now,
+        size=SEND_BATCH,
+        send=_send_batch,
+        note_failure=_note_failure,
+        what="reminder",
+    )
 
 
 def _note_failure(reminder_id: int, exc: Exception, now: datetime) -> None:
