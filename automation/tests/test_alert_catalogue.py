@@ -492,9 +492,11 @@ def test_the_retry_of_a_failed_message_through_a_still_failing_provider_alerts_o
 
 @pytest.fixture
 def one_of_each(
-    workspace_a, waiting, pending, resend, stand_in, django_capture_on_commit_callbacks
+    workspace_a, owner, waiting, pending, resend, stand_in, django_capture_on_commit_callbacks
 ):
     """An open alert of every kind in workspace A, raised the way each is."""
+    from automation.webhooks.delivery import webhook_endpoint_disable
+    from automation.webhooks.services import webhook_endpoint_create
     from forms.services import submissions_mark_overdue
     from forms.tests.factories import FormSubmissionFactory
 
@@ -511,6 +513,13 @@ def one_of_each(
         stock_check()
         alerts_check()
     send_one(workspace_a, django_capture_on_commit_callbacks)
+    endpoint = webhook_endpoint_create(
+        workspace=workspace_a,
+        actor=owner,
+        url="https://hooks.alpha-clinic.example/careops",
+        events=["contact.created"],
+    )
+    webhook_endpoint_disable(endpoint=endpoint, failures=10)
     assert set(Alert.objects.values_list("kind", flat=True)) == set(Alert.Kind.values)
     return {alert.kind: alert for alert in Alert.objects.all()}
 
