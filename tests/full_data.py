@@ -25,7 +25,7 @@ status history (confirmed, completed, cancelled), the staff member's calendar fe
 form with a pending and a completed submission (with an uploaded PDF); stock items with their
 ledger (opening stock, a usage, a booking's consumption) and one that fell low; automation's
 rules, the events all this raised, dispatched into runs and reminders (and deliveries to a
-webhook endpoint, waiting), and open alerts.
+webhook endpoint, waiting), and open alerts; a notice in the owners' inbox.
 
 Events are dispatched in the test's transaction by calling the engine (on-commit work does
 not run in an ordinary test); message deliveries and emails stay queued.
@@ -57,8 +57,15 @@ from forms.tests.factories import INTAKE_FIELDS
 from inventory.models import InventoryItem, InventoryUsage
 from inventory.services import consumption_set, item_create, stock_move
 from messaging import integrations, message_templates
-from messaging.models import Channel, Conversation, Integration, Message, MessageTemplate
-from messaging.services import message_receive, message_send
+from messaging.models import (
+    Channel,
+    Conversation,
+    InboxNotice,
+    Integration,
+    Message,
+    MessageTemplate,
+)
+from messaging.services import message_receive, message_send, notice_post
 from messaging.tests.factories import failed_outbound
 from workspaces.models import Invitation, Membership, User, Workspace
 from workspaces.services import invitation_create
@@ -101,6 +108,7 @@ class FullWorkspace:
     items: list[InventoryItem]
     rules: dict[str, Rule]
     alerts: list[Alert]
+    notice: InboxNotice  # open, in the owners' inbox
     webhook_endpoint: WebhookEndpoint  # subscribed to every event, with their deliveries
     secrets: dict[str, str] = field(default_factory=dict)
 
@@ -367,6 +375,12 @@ def full_workspace(
         message=f"{pending_submission.template_name} for {grace} is overdue.",
     )
     alerts = list(Alert.objects.for_workspace(workspace).order_by("pk"))
+    notice, _ = notice_post(
+        workspace=workspace,
+        source="full-data",
+        title=f"{oil.name} is low",
+        url=f"/inventory/{oil.pk}/",
+    )
 
     booking.refresh_from_db()
     completed_booking.refresh_from_db()
@@ -412,6 +426,7 @@ def full_workspace(
         items=[towels, oil],
         rules=rules,
         alerts=alerts,
+        notice=notice,
         webhook_endpoint=webhook_endpoint,
         secrets=secrets_in_clear,
     )
