@@ -86,6 +86,7 @@ class RuleAdmin(admin.ModelAdmin):
         "kind",
         "is_enabled",
         "email_owners",
+        "inbox_owners",
         "subject",
         "body",
         "sms_body",
@@ -112,7 +113,8 @@ class RuleAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.kind != Rule.Kind.STOCK_LOW:
-            return [*self.readonly_fields, "email_owners"]  # only low-stock alerts email
+            # Only stock alerts email the owners or post to their inbox.
+            return [*self.readonly_fields, "email_owners", "inbox_owners"]
         return self.readonly_fields
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -79,6 +79,19 @@ def rule_dry_run(*, rule: Rule, contact=None, booking=None) -> dict[str, Any]:
     return result
 
 
+def _owners_reach(rule: Rule) -> str:
+    """How the stock rule's alerts also reach the owners: ", and email the owners and ..."."""
+    reach = [
+        text
+        for on, text in (
+            (rule.email_owners, "email the owners"),
+            (rule.inbox_owners, "post to the owners' inbox"),
+        )
+        if on
+    ]
+    return f", and {' and '.join(reach)}" if reach else ""
+
+
 _ACTS = {
     Rule.Kind.PAUSE_ON_REPLY: lambda rule: (
         "A staff member's reply would pause automation for the conversation until a staff "
@@ -93,8 +106,7 @@ _ACTS = {
     ),
     Rule.Kind.STOCK_LOW: lambda rule: (
         "An item below its threshold would raise an alert for staff, a critical one when it is "
-        "out or short for the next day's bookings"
-        + (", and email the owners." if rule.email_owners else ".")
+        "out or short for the next day's bookings" + _owners_reach(rule) + "."
     ),
     Rule.Kind.MISSED_MESSAGE: lambda rule: (
         f"A client's message waiting {rule.offset_minutes} minutes of working time for a staff "

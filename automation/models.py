@@ -99,6 +99,8 @@ class Rule(WorkspaceOwnedModel):
     # Stock alerts (low and critical): also email the workspace's owners; otherwise they reach
     # them in the app only (the alerts page and the dashboard).
     email_owners = models.BooleanField(default=False)
+    # Stock alerts: also post a note to the top of the owners' inbox (closed with the alert).
+    inbox_owners = models.BooleanField(default=False, help_text="Also post to the owners' inbox.")
     # The reminders must be planned again (the rule was switched on, or its timing changed):
     # stored with the change, so a lost task never loses the re-plan (the reminders sweep
     # does it). With replan_all_upcoming, every upcoming booking, not only unsent reminders.

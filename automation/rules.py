@@ -117,6 +117,7 @@ APPLIES_TO: dict[str, tuple[str, ...] | None] = {
     "quiet_start": (Rule.Kind.BOOKING_REMINDER, Rule.Kind.FORM_REMINDER),
     "quiet_end": (Rule.Kind.BOOKING_REMINDER, Rule.Kind.FORM_REMINDER),
     "email_owners": (Rule.Kind.STOCK_LOW,),
+    "inbox_owners": (Rule.Kind.STOCK_LOW,),
     "after_sent_minutes": (Rule.Kind.FORM_REMINDER,),
     "before_booking_minutes": (Rule.Kind.FORM_REMINDER,),
 }
@@ -211,7 +212,7 @@ def _clean_changes(rule: Rule, changes: dict[str, Any]) -> dict[str, Any]:
         if name not in APPLIES_TO:
             errors[name] = ["This setting cannot be changed."]
             continue
-        if name in ("is_enabled", "email_owners"):
+        if name in ("is_enabled", "email_owners", "inbox_owners"):
             value = _as_bool(name, value, errors)
         elif name in ("subject", "body", "sms_body"):
             value = _as_text(name, value, errors)
@@ -257,7 +258,7 @@ def _clean_changes(rule: Rule, changes: dict[str, Any]) -> dict[str, Any]:
 
 def rule_update(*, rule: Rule, actor, **changes: Any) -> Rule:
     """Owners change is_enabled, subject, body, sms_body, offset_minutes, quiet_start,
-    quiet_end, email_owners, and the form reminder's after_sent_minutes and
+    quiet_end, email_owners, inbox_owners, and the form reminder's after_sent_minutes and
     before_booking_minutes. The message texts are checked with messaging.rendering's
     template_validate (InvalidInput naming the field), and a form reminder's must keep its
     {{ link }}; offset 5 min..30 days; the form reminder's points 1 hour..30 days or None (that

@@ -10,11 +10,11 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.template.defaultfilters import truncatechars
 
-from careops.admin import ActionsOnlyAdmin, SuperusersEditOnly, WorkspaceOwnedAdmin
+from careops.admin import ActionsOnlyAdmin, ReadOnlyAdmin, SuperusersEditOnly, WorkspaceOwnedAdmin
 from careops.crypto import mask
 from careops.errors import Conflict
 from messaging import services
-from messaging.models import Conversation, Integration, Message, MessageTemplate
+from messaging.models import Conversation, InboxNotice, Integration, Message, MessageTemplate
 from workspaces.admin import WorkspaceAdmin
 
 
@@ -207,3 +207,14 @@ class MessageTemplateAdmin(WorkspaceOwnedAdmin):
     search_fields = ["name", "subject", "workspace__name"]
     list_select_related = ["workspace"]
     readonly_fields = ["workspace", "created_at", "updated_at"]
+
+
+@admin.register(InboxNotice)
+class InboxNoticeAdmin(ReadOnlyAdmin):
+    """The owners' notes (posted and closed by the product): looked at, never edited here."""
+
+    list_display = ["title", "workspace", "source", "created_at", "closed_at", "closed_by"]
+    list_filter = [("closed_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["title", "source", "workspace__name"]
+    list_select_related = ["workspace", "closed_by"]
+    ordering = ["-created_at"]

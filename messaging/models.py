@@ -302,3 +302,43 @@ class MessageTemplate(WorkspaceOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InboxNotice(WorkspaceOwnedModel):
+    """A note to the workspace's owners at the top of their inbox: something to look at (stock
+    running out), with a link to the page where the work is. Posted once per source (another
+    app's key, e.g. "alert:12": messaging does not know what it names), closed by an owner
+    clicking Done or by its poster when the cause is gone."""
+
+    title = models.CharField(max_length=255)
+    body = models.CharField(max_length=500, blank=True)
+    # The page where the work is: a path inside the app.
+    url = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=100)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            # Posting the same thing twice (a retried task, a second sweep) is a no-op.
+            models.UniqueConstraint(
+                fields=["workspace", "source"], name="messaging_inboxnotice_one_per_source"
+            ),
+        ]
+        indexes = [
+            # The owners' inbox: the open notices, newest first.
+            models.Index(
+                fields=["workspace", "-created_at"],
+                condition=models.Q(closed_at__isnull=True),
+                name="messaging_inboxnotice_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None

@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from careops.errors import InvalidInput
-from messaging.models import Conversation, Integration, Message, MessageTemplate
+from messaging.models import Conversation, InboxNotice, Integration, Message, MessageTemplate
 from workspaces.models import User
 
 ASSIGNED_CHOICES_HELP = 'Use "me", "none" or a member\'s user id.'
@@ -169,3 +169,17 @@ def templates_for_workspace(*, workspace) -> QuerySet[MessageTemplate]:
 def integrations_for_workspace(*, workspace) -> QuerySet[Integration]:
     """The workspace's provider accounts, per channel in the order they are tried."""
     return Integration.objects.for_workspace(workspace).order_by("channel", "priority", "pk")
+
+
+def notices_open(*, workspace) -> QuerySet[InboxNotice]:
+    """The owners' open notices, newest first (index messaging_inboxnotice_open)."""
+    return (
+        InboxNotice.objects.for_workspace(workspace)
+        .filter(closed_at__isnull=True)
+        .order_by("-created_at", "-pk")
+    )
+
+
+def notice_get(*, workspace, pk) -> InboxNotice:
+    """One notice of the workspace, or 404."""
+    return get_object_or_404(InboxNotice.objects.for_workspace(workspace), pk=pk)

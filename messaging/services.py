@@ -18,7 +18,7 @@ from django.utils import timezone
 from careops.errors import Conflict, InvalidInput
 from careops.queue import enqueue_on_commit
 from contacts.models import Contact
-from messaging.models import Channel, Conversation, Message
+from messaging.models import Channel, Conversation, InboxNotice, Message
 from messaging.signals import staff_replied
 
 log = structlog.get_logger(__name__)
@@ -416,3 +416,75 @@ def conversation_reply(
     return message_send(
         conversation=conversation, body=body, actor=actor, channel=channel, subject=subject
     )
+
+
+# --- Notices to the owners ------------------------------------------------------------------
+
+
+def notice_post(
+    *, workspace, source: str, title: str, body: str = "", url: str = ""
+) -> tuple[InboxNotice, bool]:
+    """Put a note at the top of the owners' inbox, once per source: posting the same source
+    again (a retried task, the next sweep) returns the notice already there, open or closed
+    (a notice an owner marked done is not reopened). Returns (notice, created)."""
+    workspace_id = getattr(workspace, "pk", workspace)
+    notice, created = InboxNotice.objects.get_or_create(
+        workspace_id=workspace_id,
+        source=source,
+        defaults={"title": title[:255], "body": body[:500], "url": url[:255]},
+    )
+    if created:
+        log.info("inbox_notice_posted", notice_id=notice.pk, source=source)
+    return notice, created
+
+
+def notices_post_many(notices: list[dict]) -> None:
+    """notice_post for many at once (any workspaces; dicts of notice_post's arguments, the
+    workspace as `workspace_id`), in one query; those already posted are left alone."""
+    if not notices:
+        return
+    InboxNotice.objects.bulk_create(
+        [
+            InboxNotice(
+                workspace_id=n["workspace_id"],
+                source=n["source"],
+                title=n["title"][:255],
+                body=n.get("body", "")[:500],
+                url=n.get("url", "")[:255],
+            )
+            for n in notices
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def notice_close(*, notice: InboxNotice, actor=None) -> InboxNotice:
+    """An owner dealt with it (Done). Idempotent: the first close is the one recorded."""
+    now = timezone.now()
+    InboxNotice.objects.filter(pk=notice.pk, closed_at__isnull=True).update(
+        closed_at=now, closed_by=actor, updated_at=now
+    )
+    notice.refresh_from_db(fields=["closed_at", "closed_by", "updated_at"])
+    log.info("inbox_notice_closed", notice_id=notice.pk, user_id=getattr(actor, "pk", None))
+    return notice
+
+
+def notices_close_source(*, workspace, source: str) -> int:
+    """The cause is gone: close the source's notice if it is open. Returns how many closed."""
+    return notices_close_sources([(getattr(workspace, "pk", workspace), source)])
+
+
+def notices_close_sources(sources: list[tuple[int, str]]) -> int:
+    """notices_close_source for many (workspace id, source) pairs at once, in one query."""
+    if not sources:
+        return 0
+    match = Q()
+    for workspace_id, source in sources:
+        match |= Q(workspace_id=workspace_id, source=source)
+    now = timezone.now()
+    closed = InboxNotice.objects.filter(match, closed_at__isnull=True).update(
+        closed_at=now, updated_at=now
+    )
+    if closed:
+        log.info("inbox_notices_closed", count=closed)
+    return closed

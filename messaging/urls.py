@@ -8,6 +8,7 @@ from messaging import settings_views, views
 
 urlpatterns = [
     path("inbox/", views.InboxView.as_view(), name="inbox"),
+    path("inbox/notices/<int:pk>/done/", views.NoticeDoneView.as_view(), name="inbox-notice-done"),
     path("inbox/list/", views.ConversationListPartialView.as_view(), name="inbox-list"),
     path("inbox/<int:pk>/", views.ConversationView.as_view(), name="inbox-conversation"),
     path("inbox/<int:pk>/messages/", views.NewMessagesView.as_view(), name="inbox-messages"),

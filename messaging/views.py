@@ -140,7 +140,25 @@ class InboxPageMixin(WorkspacePageMixin):
 
 class InboxView(InboxPageMixin, View):
     def get(self, request):
-        return self.render("messaging/inbox.html", self.list_context())
+        context = self.list_context()
+        # The owners' notes ("For you": stock running out), one query; staff never see them.
+        if request.membership.is_owner:
+            context["notices"] = list(selectors.notices_open(workspace=request.workspace))
+        return self.render("messaging/inbox.html", context)
+
+
+class NoticeDoneView(InboxPageMixin, View):
+    """An owner's Done on a notice: it leaves the inbox (htmx removes it in place)."""
+
+    owner_only = True
+
+    def post(self, request, pk: int):
+        notice = selectors.notice_get(workspace=request.workspace, pk=pk)
+        services.notice_close(notice=notice, actor=request.user)
+        if request.htmx:
+            return HttpResponse("")
+        messages.success(request, "Marked as done.")
+        return redirect("inbox")
 
 
 class ConversationListPartialView(InboxPageMixin, View):

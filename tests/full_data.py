@@ -25,7 +25,7 @@ status history (confirmed, completed, cancelled), the staff member's calendar fe
 form with a pending and a completed submission (with an uploaded PDF); stock items with their
 ledger (opening stock, a usage, a booking's consumption) and one that fell low; automation's
 rules, the events all this raised, dispatched into runs and reminders (and deliveries to a
-webhook endpoint, waiting), and open alerts.
+webhook endpoint, waiting), and open alerts (the low item's posted to the owners' inbox).
 
 Events are dispatched in the test's transaction by calling the engine (on-commit work does
 not run in an ordinary test); message deliveries and emails stay queued.
@@ -57,7 +57,14 @@ from forms.tests.factories import INTAKE_FIELDS
 from inventory.models import InventoryItem, InventoryUsage
 from inventory.services import consumption_set, item_create, stock_move
 from messaging import integrations, message_templates
-from messaging.models import Channel, Conversation, Integration, Message, MessageTemplate
+from messaging.models import (
+    Channel,
+    Conversation,
+    InboxNotice,
+    Integration,
+    Message,
+    MessageTemplate,
+)
 from messaging.services import message_receive, message_send
 from messaging.tests.factories import failed_outbound
 from workspaces.models import Invitation, Membership, User, Workspace
@@ -101,6 +108,7 @@ class FullWorkspace:
     items: list[InventoryItem]
     rules: dict[str, Rule]
     alerts: list[Alert]
+    notice: InboxNotice  # the low item's alert, posted to the owners' inbox
     webhook_endpoint: WebhookEndpoint  # subscribed to every event, with their deliveries
     secrets: dict[str, str] = field(default_factory=dict)
 
@@ -348,6 +356,9 @@ def full_workspace(
     # Automation: the rules, a webhook endpoint, every event raised above acted on (and queued
     # for the endpoint), and the alerts.
     rules = rules_for(workspace)
+    # The stock rule posts to the owners' inbox too: the low item's alert becomes a notice.
+    Rule.objects.filter(pk=rules["stock_low"].pk).update(inbox_owners=True)
+    rules["stock_low"].inbox_owners = True
     webhook_secret = f"whsec_{secrets.token_hex(16)}"
     webhook_endpoint = webhook_endpoint_create(
         workspace=workspace,
@@ -367,6 +378,7 @@ def full_workspace(
         message=f"{pending_submission.template_name} for {grace} is overdue.",
     )
     alerts = list(Alert.objects.for_workspace(workspace).order_by("pk"))
+    notice = InboxNotice.objects.for_workspace(workspace).get()
 
     booking.refresh_from_db()
     completed_booking.refresh_from_db()
@@ -412,6 +424,7 @@ def full_workspace(
         items=[towels, oil],
         rules=rules,
         alerts=alerts,
+        notice=notice,
         webhook_endpoint=webhook_endpoint,
         secrets=secrets_in_clear,
     )

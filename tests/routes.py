@@ -121,6 +121,7 @@ def route_values(w: FullWorkspace, *, type_slug: str, reset_user) -> dict[str, o
         "contacts/<pk>": w.contact.pk,
         "inbox/<pk>": w.conversation.pk,
         "inbox/<pk>/messages/<message_id>": w.failed.pk,
+        "inbox/notices/<pk>": w.notice.pk,
         "settings/integrations/<pk>": w.email_integration.pk,
         "settings/templates/<pk>": w.message_template.pk,
         "bookings/<pk>": w.booking.pk,

@@ -1,5 +1,6 @@
 """Alerts staff act on: raised once per subject and kind while open, acknowledged by staff,
-resolved when the cause is gone; and the owners' email about one."""
+resolved when the cause is gone; and the owners' email about one, and the note in their inbox
+(stock alerts, where the rule says so), closed with the alert."""
 
 from __future__ import annotations
 
@@ -18,11 +19,15 @@ from automation.alerts.catalogue import CATALOGUE
 from automation.models import Alert
 from automation.selectors import OPEN
 from careops.db import is_constraint
+from messaging.services import notice_post, notices_close_sources
 from workspaces.models import Membership
 
 log = structlog.get_logger(__name__)
 
 ONE_OPEN_CONSTRAINT = "automation_alert_one_open_per_subject"
+# The kinds that may post a note to the owners' inbox (Rule.inbox_owners): closing one of these
+# alerts closes its note.
+INBOX_KINDS = frozenset({Alert.Kind.STOCK_LOW, Alert.Kind.STOCK_CRITICAL})
 
 
 def _open_alerts(*, workspace, kind: str, subject_type: str, subject_id: int):
@@ -93,6 +98,8 @@ def alert_acknowledge(*, alert: Alert, actor, now: datetime | None = None) -> Al
         acknowledged_at=now, acknowledged_by=actor, updated_at=now
     )
     alert.refresh_from_db(fields=["acknowledged_at", "acknowledged_by", "updated_at"])
+    if alert.kind in INBOX_KINDS:
+        alert_notices_close([(alert.pk, alert.workspace_id)])
     log.info("alert_acknowledged", alert_id=alert.pk, user_id=getattr(actor, "pk", None))
     return alert
 
@@ -108,18 +115,34 @@ def alerts_resolve(
     """The cause is gone (the form completed, the item restocked): close its alerts, the
     acknowledged ones too (they are then resolved, and a new occurrence raises a new alert)."""
     now = now or timezone.now()
+    alerts = Alert.objects.for_workspace(workspace).filter(
+        kind=kind,
+        subject_type=subject_type or CATALOGUE[kind].subject_type,
+        subject_id=subject_id,
+        resolved_at__isnull=True,
+    )
     resolved = (
-        Alert.objects.for_workspace(workspace)
-        .filter(
-            kind=kind,
-            subject_type=subject_type or CATALOGUE[kind].subject_type,
-            subject_id=subject_id,
-            resolved_at__isnull=True,
-        )
-        .update(resolved_at=now, updated_at=now)
+        alerts_close_noticed(alerts, now=now)
+        if kind in INBOX_KINDS
+        else alerts.update(resolved_at=now, updated_at=now)
     )
     if resolved:
         log.info("alerts_resolved", kind=kind, subject_id=subject_id, count=resolved)
+    return resolved
+
+
+def alerts_close_noticed(alerts: QuerySet[Alert], *, now: datetime) -> int:
+    """Resolve the alerts (unresolved ones, of kinds that may have a note in the owners' inbox)
+    and close their notes: one read for their ids, one update each for the alerts and the
+    notes (none when there is nothing to resolve). Returns how many were resolved."""
+    found = list(alerts.values_list("pk", "workspace_id"))
+    if not found:
+        return 0
+    ids = [pk for pk, _ in found]
+    resolved = Alert.objects.filter(pk__in=ids, resolved_at__isnull=True).update(
+        resolved_at=now, updated_at=now
+    )
+    alert_notices_close(found)
     return resolved
 
 
@@ -159,6 +182,31 @@ def alert_email_queue(alert: Alert | int) -> None:
     from careops.queue import enqueue_on_commit
 
     enqueue_on_commit(automation_email_alert, getattr(alert, "pk", alert))
+
+
+# --- The note in the owners' inbox ------------------------------------------------------------
+
+
+def alert_notice_source(alert_id: int) -> str:
+    return f"alert:{alert_id}"
+
+
+def alert_notice_post(alert: Alert) -> None:
+    """Post the alert to the top of the owners' inbox, once (the notice's source is the alert)."""
+    notice_post(
+        workspace=alert.workspace_id,
+        source=alert_notice_source(alert.pk),
+        title=alert.message,
+        url=alert.url,
+    )
+
+
+def alert_notices_close(alerts: list[tuple[int, int]]) -> int:
+    """The alerts ((id, workspace id) pairs) were resolved or acknowledged: their notes in the
+    owners' inbox, if any, are closed (one query)."""
+    return notices_close_sources(
+        [(workspace_id, alert_notice_source(pk)) for pk, workspace_id in alerts]
+    )
 
 
 # --- Email to owners ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Stock alerts: low (at or below the item's threshold) and critical (none on hand, or less than
 the bookings until the end of tomorrow need), raised by the hourly check and by stock_low,
-resolved by the check and at once by a restock. Both reach the owners by email where the rule
-says so (Rule.email_owners), and in the app (the alerts page, the dashboard) always."""
+resolved by the check and at once by a restock. Both reach the owners by email and at the top
+of their inbox where the rule says so (Rule.email_owners, Rule.inbox_owners; the inbox note
+closes with the alert), and in the app (the alerts page, the dashboard) always."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from django.utils import timezone
 
 from automation.alerts.core import (
     alert_email_queue,
+    alert_notice_source,
     alert_raise,
     alerted,
+    alerts_close_noticed,
     alerts_resolve,
     unresolved,
 )
@@ -24,6 +27,7 @@ from automation.models import Alert, Rule
 from automation.selectors import OPEN
 from inventory.models import BookingTypeConsumption, InventoryItem
 from inventory.selectors import items_forecast
+from messaging.services import notices_post_many
 from workspaces.models import Workspace
 
 log = structlog.get_logger(__name__)
@@ -104,8 +108,10 @@ def inventory_check(*, now: datetime | None = None) -> int:
     are resolved. Critical: likewise for the items with none on hand or less than the next
     day's bookings need (active items that are out, or that a service uses). Open stock alerts
     of workspaces emailing their owners that were never emailed (the email task gave up, or its
-    queueing was lost, or the alert was just raised) are queued. Safe to run twice. Returns how
-    many alerts it raised."""
+    queueing was lost, or the alert was just raised) are queued, and those of workspaces posting
+    to their owners' inbox are posted there (once per alert: one posted before, even one an
+    owner marked done, is left alone); resolving an alert closes its note. Safe to run twice.
+    Returns how many alerts it raised."""
     now = now or timezone.now()
     still_low = Exists(
         InventoryItem.objects.filter(
@@ -115,16 +121,19 @@ def inventory_check(*, now: datetime | None = None) -> int:
             low_since__isnull=False,
         )
     )
-    resolved = unresolved(LOW).exclude(still_low).update(resolved_at=now, updated_at=now)
+    resolved = alerts_close_noticed(unresolved(LOW).exclude(still_low), now=now)
 
     # A workspace without rule rows yet has every rule on, with its defaults.
     stock_rules = Rule.objects.filter(kind=Rule.Kind.STOCK_LOW)
     switched_off = set(stock_rules.filter(is_enabled=False).values_list("workspace_id", flat=True))
-    emailing = set(
-        stock_rules.filter(is_enabled=True, email_owners=True).values_list(
-            "workspace_id", flat=True
-        )
-    )
+    emailing, posting = set(), set()
+    for workspace_id, email_owners, inbox_owners in stock_rules.filter(is_enabled=True).values_list(
+        "workspace_id", "email_owners", "inbox_owners"
+    ):
+        if email_owners:
+            emailing.add(workspace_id)
+        if inbox_owners:
+            posting.add(workspace_id)
     low_items = (
         InventoryItem.objects.filter(is_active=True, low_since__isnull=False)
         .exclude(workspace_id__in=switched_off)
@@ -149,10 +158,8 @@ def inventory_check(*, now: datetime | None = None) -> int:
         .order_by("pk")
     )
     critical = _critical_items(candidates, now)
-    resolved += (
-        unresolved(CRITICAL)
-        .exclude(subject_id__in=list(critical))
-        .update(resolved_at=now, updated_at=now)
+    resolved += alerts_close_noticed(
+        unresolved(CRITICAL).exclude(subject_id__in=list(critical)), now=now
     )
     for item in candidates:
         if item.pk not in critical or item.alerted or item.workspace_id in switched_off:
@@ -177,6 +184,25 @@ def inventory_check(*, now: datetime | None = None) -> int:
     )
     for alert_id in unsent:
         alert_email_queue(alert_id)
+
+    # Every open stock alert of a workspace posting to its owners' inbox, in one insert that
+    # skips those posted before.
+    if posting:
+        notices_post_many(
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "source": alert_notice_source(pk),
+                    "title": message,
+                    "url": url,
+                }
+                for pk, workspace_id, message, url in Alert.objects.filter(
+                    OPEN, kind__in=STOCK_KINDS, workspace_id__in=posting
+                )
+                .order_by("pk")
+                .values_list("pk", "workspace_id", "message", "url")
+            ]
+        )
     if raised or resolved or unsent:
         log.info("inventory_checked", raised=raised, resolved=resolved, emails=len(unsent))
     return raised

@@ -35,6 +35,7 @@ class RuleSerializer(serializers.ModelSerializer):
             "quiet_start",
             "quiet_end",
             "email_owners",
+            "inbox_owners",
             "after_sent_minutes",
             "before_booking_minutes",
             "created_at",
@@ -59,6 +60,10 @@ class RuleSerializer(serializers.ModelSerializer):
             },
             "email_owners": {
                 "help_text": "Stock alerts (low and critical): also email the workspace's owners."
+            },
+            "inbox_owners": {
+                "help_text": "Stock alerts (low and critical): also post a note to the top of "
+                "the owners' inbox, closed when the alert is resolved or acknowledged."
             },
             "after_sent_minutes": {
                 "help_text": "Form reminders: how long after a form is sent its client is "

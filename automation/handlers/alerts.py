@@ -5,6 +5,7 @@ restock) before the next sweep comes."""
 from __future__ import annotations
 
 from automation.alerts import alert_email_queue, alert_raise, alerts_resolve, stock_low_raise
+from automation.alerts.core import alert_notice_post
 from automation.alerts.inventory import stock_recheck
 from automation.engine import RunResult, handles
 from automation.models import Alert, AutomationRun, Event, Rule
@@ -79,6 +80,9 @@ def stock_low_alert(event: Event, rule: Rule) -> RunResult:
         # The task sends at most once per alert (emailed_at, under the alert's row lock).
         alert_email_queue(alert)
         reason += " The owners are emailed."
+    if rule.inbox_owners:
+        alert_notice_post(alert)  # once per alert: a second post finds the first
+        reason += " Posted to the owners' inbox."
     return RunResult(Outcome.DONE, reason)
 
 

@@ -82,6 +82,12 @@ class RuleForm(forms.Form):
         help_text="Low and critical stock alerts always show on the alerts page and the "
         "dashboard; ticked, the owners get an email too.",
     )
+    inbox_owners = forms.BooleanField(
+        label="Also post to the owners' inbox",
+        required=False,
+        help_text="Ticked, each alert also shows at the top of the owners' inbox until it is "
+        "dealt with.",
+    )
     # Whether a point is in range is the service's to say (rule_update names the field).
     after_sent_hours = forms.DecimalField(
         label="Remind (hours after the form was sent)",
@@ -109,6 +115,7 @@ class RuleForm(forms.Form):
                 "quiet_start": rule.quiet_start,
                 "quiet_end": rule.quiet_end,
                 "email_owners": rule.email_owners,
+                "inbox_owners": rule.inbox_owners,
                 **{
                     name: _hours(getattr(rule, field)) if getattr(rule, field) is not None else None
                     for name, field in POINT_FIELDS.items()
@@ -125,7 +132,7 @@ class RuleForm(forms.Form):
             keep.add("offset_hours")
             self.fields["offset_hours"].label = OFFSET_LABELS[rule.kind]
         if rule.kind == Rule.Kind.STOCK_LOW:
-            keep.add("email_owners")
+            keep |= {"email_owners", "inbox_owners"}
         if rule.kind == Rule.Kind.FORM_REMINDER:
             keep |= {*POINT_FIELDS, "quiet_start", "quiet_end"}
         for name in list(self.fields):

@@ -88,7 +88,15 @@ def rule_summary(rule: Rule) -> str:
             f"{' and '.join(points)}{quiet}."
         )
     if rule.kind == kind.STOCK_LOW:
-        owners = " and emails the owners" if rule.email_owners else ""
+        reach = [
+            text
+            for on, text in (
+                (rule.email_owners, "emails the owners"),
+                (rule.inbox_owners, "posts to the owners' inbox"),
+            )
+            if on
+        ]
+        owners = f" and {' and '.join(reach)}" if reach else ""
         return (
             "Alerts staff when an item runs below its threshold, and critically when it is out "
             f"or short for the next day's bookings{owners}."
