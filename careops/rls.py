@@ -203,6 +203,25 @@ def drop_policy_sql(table: str) -> str:
     )
 
 
+def policies_operation(*tables: str):
+    """The migration operation that puts the policy on new workspace-owned tables (and takes
+    it off when migrating back); nothing on databases other than PostgreSQL (the quickstart's
+    SQLite). A migration using it depends on careops 0003, which made the functions."""
+    from django.db import migrations
+
+    def enable(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            for table in tables:
+                schema_editor.execute(policy_sql(table))
+
+    def disable(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            for table in tables:
+                schema_editor.execute(drop_policy_sql(table))
+
+    return migrations.RunPython(enable, disable, elidable=False)
+
+
 def protected_tables(models) -> list[tuple[str, str | None, str | None]]:
     """(table, link column, parent table) for every workspace-owned table among `models` (and
     link tables of their many-to-many fields); link column and parent are None for a table with

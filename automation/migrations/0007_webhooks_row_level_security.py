@@ -5,22 +5,6 @@ from django.db import migrations
 
 from careops import rls
 
-TABLES = ("automation_webhookendpoint", "automation_webhookdelivery")
-
-
-def enable(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table in TABLES:
-        schema_editor.execute(rls.policy_sql(table))
-
-
-def disable(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table in TABLES:
-        schema_editor.execute(rls.drop_policy_sql(table))
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -28,4 +12,4 @@ class Migration(migrations.Migration):
         ("careops", "0003_row_level_security"),
     ]
 
-    operations = [migrations.RunPython(enable, disable, elidable=False)]
+    operations = [rls.policies_operation("automation_webhookendpoint", "automation_webhookdelivery")]
