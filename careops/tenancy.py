@@ -25,7 +25,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from careops import rls
 from careops.errors import Forbidden, NotFound, WorkspaceRequired
@@ -127,7 +127,6 @@ AREA_OF_APP = {
     "forms": Area.FORMS,
     "inventory": Area.INVENTORY,
 }
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _OF_ITS_APP = object()
 
 
