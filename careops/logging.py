@@ -29,6 +29,9 @@ def logging_config(*, fmt: str, level: str) -> dict[str, Any]:
     )
     structlog.configure(
         processors=[
+            # First: an event below the logger's level (django-structlog's two lines per
+            # request, at LOG_LEVEL=WARNING) is dropped before the rest of the chain runs.
+            structlog.stdlib.filter_by_level,
             *SHARED_PROCESSORS,
             structlog.processors.StackInfoRenderer(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
