@@ -2,11 +2,11 @@
 the request names read in the same query as the user.
 
 Every workspace-scoped API request reads the token's user and then its membership of the
-`X-Workspace-ID` workspace (careops.tenancy). With the header present, one query reads both:
-the membership joined to its user and workspace. The user gets the same checks simplejwt makes
-(active, token not revoked by a password change); tenancy then takes the membership (or its
-absence) from the request instead of asking again. Without the header, or for a workspace the
-user does not belong to, the user is read the usual way.
+`X-Workspace-ID` workspace, or without the header their only membership (careops.tenancy).
+One query reads both: the membership (or the first two) joined to its user and workspace. The
+user gets the same checks simplejwt makes (active, token not revoked by a password change);
+tenancy then takes the membership (or its absence) from the request instead of asking again.
+A user with no membership, or none of the named workspace, is read the usual way.
 """
 
 from __future__ import annotations
@@ -27,28 +27,44 @@ class JWTAuthentication(authentication.JWTAuthentication):
 
     def get_user(self, validated_token):
         # Imported here: DRF imports this module while the apps' models are still loading.
-        from careops.tenancy import WORKSPACE_HEADER, remember_authenticated_membership
+        from careops.tenancy import (
+            WORKSPACE_HEADER,
+            remember_authenticated_membership,
+            remember_user_memberships,
+        )
         from workspaces.models import Membership
 
-        request = getattr(self, "request", None)
-        workspace_id = _workspace_id(request.headers.get(WORKSPACE_HEADER)) if request else None
-        if workspace_id is None:
-            return super().get_user(validated_token)
         try:
             user_id = validated_token[api_settings.USER_ID_CLAIM]
         except KeyError as e:
             raise InvalidToken(_("Token contained no recognizable user identification")) from e
-        membership = (
-            Membership.objects.select_related("user", "workspace")
-            .filter(workspace_id=workspace_id, **{f"user__{api_settings.USER_ID_FIELD}": user_id})
-            .first()
+        request = getattr(self, "request", None)
+        if request is None:
+            return super().get_user(validated_token)
+        memberships = Membership.objects.select_related("user", "workspace").filter(
+            **{f"user__{api_settings.USER_ID_FIELD}": user_id}
         )
+        workspace_id = _workspace_id(request.headers.get(WORKSPACE_HEADER))
+        if workspace_id is None:
+            # No workspace named: the first two memberships (one is then the workspace).
+            found = list(memberships.order_by("pk")[:2])
+            if not found:
+                return super().get_user(validated_token)
+            user = self._checked(found[0].user, validated_token)
+            remember_user_memberships(request, user, found)
+            return user
+        membership = memberships.filter(workspace_id=workspace_id).first()
         if membership is None:
             user = super().get_user(validated_token)
             remember_authenticated_membership(request, user, workspace_id, None)
             return user
-        user = membership.user
-        # simplejwt's own checks of the user it reads (JWTAuthentication.get_user).
+        user = self._checked(membership.user, validated_token)
+        remember_authenticated_membership(request, user, workspace_id, membership)
+        return user
+
+    @staticmethod
+    def _checked(user, validated_token):
+        """simplejwt's own checks of the user it reads (JWTAuthentication.get_user)."""
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
         if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
@@ -57,7 +73,6 @@ class JWTAuthentication(authentication.JWTAuthentication):
             raise AuthenticationFailed(
                 _("The user's password has been changed."), code="password_changed"
             )
-        remember_authenticated_membership(request, user, workspace_id, membership)
         return user
 
 

@@ -69,6 +69,24 @@ def remember_authenticated_membership(
     setattr(request, AUTHENTICATED_MEMBERSHIP, (user.pk, workspace_id, membership))
 
 
+USER_MEMBERSHIPS = "_careops_user_memberships"
+
+
+def remember_user_memberships(request: Any, user: Any, memberships: list[Membership]) -> None:
+    """Keep the caller's first two memberships, read with the user when the request names no
+    workspace: the only one is then the request's workspace without asking again."""
+    request = getattr(request, "_request", request)
+    setattr(request, USER_MEMBERSHIPS, (user.pk, memberships))
+
+
+def _user_memberships(request: HttpRequest, user: Any) -> list[Membership]:
+    """The user's first two memberships (by id), as remembered or read now."""
+    remembered = getattr(request, USER_MEMBERSHIPS, None)
+    if remembered is not None and remembered[0] == user.pk:
+        return remembered[1]
+    return list(Membership.objects.select_related("workspace").filter(user=user)[:2])
+
+
 def _workspace_membership(request: HttpRequest, user: Any, workspace_id: Any) -> Membership:
     remembered = getattr(request, AUTHENTICATED_MEMBERSHIP, None)
     if remembered is not None:
@@ -112,7 +130,7 @@ def request_membership(
         workspace_id = request.session.get(SESSION_KEY)
     if workspace_id is not None:
         return _bind(request, _workspace_membership(request, user, workspace_id))
-    memberships = list(Membership.objects.select_related("workspace").filter(user=user)[:2])
+    memberships = _user_memberships(request, user)
     if len(memberships) == 1:
         return _bind(request, memberships[0])
     if not memberships:

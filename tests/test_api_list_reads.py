@@ -8,9 +8,10 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from bookings.tests.factories import BookingFactory
+from conftest import api_client_for
 from contacts.tests.factories import ContactFactory
 from messaging.tests.factories import ConversationFactory
-from workspaces.tests.factories import MembershipFactory
+from workspaces.tests.factories import MembershipFactory, UserFactory
 
 BOOKINGS = "/api/v1/bookings"
 TODAY = "/api/v1/bookings/today"
@@ -125,3 +126,50 @@ def test_a_url_naming_another_workspace_than_the_header_is_still_checked(
     response = api.get(f"/api/v1/workspaces/{workspace_b.pk}")
 
     assert response.status_code == 404
+
+
+# --- No X-Workspace-ID: the caller's only workspace, read with the user -------------------------
+
+
+@pytest.mark.parametrize("url", [BOOKINGS, CONVERSATIONS])
+def test_without_the_header_the_only_membership_is_read_with_the_user(
+    staff, staff_api, workspace_a, listed, url, django_assert_max_num_queries
+):
+    # 2 queries: the user's first two memberships with the user and workspace joined, the page
+    with django_assert_max_num_queries(2):
+        response = staff_api.get(url)
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+
+
+def test_without_the_header_two_memberships_still_ask_for_it(staff, staff_api, workspace_b):
+    MembershipFactory(workspace=workspace_b, user=staff)
+
+    response = staff_api.get(BOOKINGS)
+
+    assert response.status_code == 400
+    assert "X-Workspace-ID" in str(response.json())
+
+
+def test_without_the_header_a_user_of_no_workspace_is_told_so(db):
+    lone = UserFactory()
+
+    response = api_client_for(lone).get(BOOKINGS)
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("change", ["deactivate", "password"])
+def test_without_the_header_the_user_read_with_the_membership_is_still_checked(
+    staff, staff_api, change
+):
+    if change == "deactivate":
+        staff.is_active = False
+    else:
+        staff.set_password("a-brand-new-password-123")
+    staff.save()
+
+    response = staff_api.get(BOOKINGS)
+
+    assert response.status_code == 401
