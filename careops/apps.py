@@ -8,10 +8,15 @@ class CareopsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from careops import receivers, rls  # noqa: F401
+        from careops import pgtime, receivers, rls  # noqa: F401
 
         connection_created.connect(
             lambda sender, connection, **kwargs: rls.install(connection),
             weak=False,
             dispatch_uid="careops.rls.install",
+        )
+        connection_created.connect(
+            lambda sender, connection, **kwargs: pgtime.install(connection),
+            weak=False,
+            dispatch_uid="careops.pgtime.install",
         )
