@@ -84,6 +84,18 @@ bench-http: install services
 	$(BENCH_ENV) REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python manage.py seed_demo --bookings $${BENCH_BOOKINGS:-100000}
 	$(BENCH_ENV) REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python bench/http/run.py --reminders $${BENCH_REMINDERS:-100000}
 
+# The same requests at 1,000,000 bookings (database careops_bench1m; seeding takes about ten
+# minutes the first time): writes bench/RESULTS-1M.md and bench/results-1m-latency.svg.
+BENCH_1M_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/careops_bench1m $(LOCAL_ENV) \
+	REDIS_URL=redis://127.0.0.1:6379/9
+.PHONY: bench-http-1m
+bench-http-1m: install services
+	@psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='careops_bench1m'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE careops_bench1m"
+	$(BENCH_1M_ENV) $(BIN)/python manage.py migrate --no-input -v0
+	$(BENCH_1M_ENV) $(BIN)/python manage.py seed_demo --bookings 1000000
+	$(BENCH_1M_ENV) $(BIN)/python bench/http/run.py --no-automation --results bench/RESULTS-1M.md
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -1,6 +1,7 @@
 """The HTTP benchmark: the API and pages under load, against a bare baseline, in one run.
 
     make bench-http        (PostgreSQL database careops_bench, seeded to 100,000 bookings)
+    make bench-http-1m     (database careops_bench1m, 1,000,000 bookings; no reminders run)
 
 What it does, in order:
 1. Starts the app (careops.wsgi) and the baseline (bench/http/baseline.py: the same list
@@ -18,7 +19,11 @@ What it does, in order:
    clients released at once on the same slot (exactly one 201 expected, the rest 409).
 7. Runs bench/automation_reminders.py (reminders at scale, real Celery workers) unless
    --no-automation.
-8. Writes bench/RESULTS.md and bench/results-latency.svg.
+8. Writes bench/RESULTS.md and bench/results-latency.svg (--results PATH: that file, and the
+   chart beside it as <name>-latency.svg; `make bench-http-1m` writes bench/RESULTS-1M.md).
+
+bench/http/harness.py holds the run's settings, the gunicorn servers and wrk; bench/http/
+results.py writes the report and the chart.
 
 Throttles are raised for the run through the environment (THROTTLE_*), the JWT lasts two hours,
 and REDIS_URL defaults to db 9. Bookings made by step 6 stay in the database (in the days past
@@ -28,206 +33,52 @@ the seeded month), so a later run books later slots.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import platform
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: benchenv
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/http: harness, results
 
-sys.path.insert(0, str(ROOT / "bench"))
+import benchenv  # noqa: F401 - first: the bench environment, and Django set up
+import requests
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from harness import (
+    CREATE_TYPE,
+    DEEP_PAGE,
+    DEMO_WORKSPACE,
+    HERE,
+    OWNER,
+    PAGE_SIZE,
+    RACE_CLIENTS,
+    RESULTS,
+    ROOT,
+    SEARCH,
+    Server,
+    free_port,
+    gunicorn_command,
+    load,
+    wrk_path,
+    wrk_run,
+)
+from results import Scenario, machine, report, svg
 
-import benchenv  # noqa: E402, F401 - first: the bench environment, and Django set up
-import django  # noqa: E402
-import requests  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-
-from bookings.models import Booking, BookingType  # noqa: E402
-from contacts.models import Contact  # noqa: E402
-from messaging.models import Conversation  # noqa: E402
-from workspaces.models import User, Workspace  # noqa: E402
-
-VENV_BIN = Path(sys.executable).parent
-DEMO_WORKSPACE = os.environ.get("BENCH_WORKSPACE", "Harbour Physio (demo)")
-OWNER = (os.environ.get("BENCH_OWNER", "owner@demo.careops.test"), "demo-password-1234")
-WORKERS = int(os.environ.get("WEB_CONCURRENCY", "3"))  # the Dockerfile's default
-WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
-WRK_CONNECTIONS = int(os.environ.get("BENCH_WRK_CONNECTIONS", "8"))
-WRK_DURATION = os.environ.get("BENCH_WRK_DURATION", "10s")
-WRK_WARMUP = os.environ.get("BENCH_WRK_WARMUP", "2s")
-PAGE_SIZE = 50
-DEEP_PAGE = int(os.environ.get("BENCH_DEEP_PAGE", "1000"))
-SEARCH = os.environ.get("BENCH_SEARCH", "smith")
-CREATE_TYPE = os.environ.get("BENCH_CREATE_TYPE", "sports-massage")
-RACE_CLIENTS = int(os.environ.get("BENCH_RACE_CLIENTS", "50"))
-RESULTS = ROOT / "bench" / "RESULTS.md"
-SVG = ROOT / "bench" / "results-latency.svg"
-WRK = "wrk"  # its path, found in main()
-
-
-# --- Processes ------------------------------------------------------------------------------
-
-
-def wrk_path() -> str:
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("wrk is missing: installing Debian's package (apt-get install -y wrk)")
-        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False)
-        found = shutil.which("wrk")
-        if found:
-            return found
-    sys.exit(
-        "wrk is not installed. Install it with `sudo apt-get install -y wrk` (Debian, Ubuntu) "
-        "or `brew install wrk` (macOS), then run `make bench-http` again."
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def gunicorn_command(app: str, port: int, chdir: Path | None = None) -> list[str]:
-    """The production image's gunicorn line (Dockerfile CMD), on loopback."""
-    command = [
-        str(VENV_BIN / "gunicorn"),
-        app,
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(WORKERS),
-        "--timeout",
-        "30",
-        "--forwarded-allow-ips=*",
-        "--access-logfile",
-        "-",
-    ]
-    if chdir is not None:
-        command += ["--chdir", str(chdir)]
-    return command
-
-
-@dataclass
-class Server:
-    name: str
-    command: list[str]
-    port: int
-    log: Path
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, health: str) -> Server:
-        handle = self.log.open("wb")
-        self.process = subprocess.Popen(
-            self.command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=os.environ
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                sys.exit(f"{self.name} exited at start; see {self.log}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(self.url + health, timeout=2).status_code == 200:
-                    return self
-            time.sleep(0.3)
-        self.stop()
-        sys.exit(f"{self.name} did not answer {health} within 30 s; see {self.log}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-
-# --- wrk ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Measure:
-    rps: float
-    p50: float
-    p95: float
-    p99: float
-    requests: int
-    errors: dict[str, int]
-    statuses: dict[str, int] = field(default_factory=dict)
-    bodies_reused: int = 0
-
-    @property
-    def failed(self) -> int:
-        return sum(self.errors.values())
-
-
-def wrk_run(url: str, *, script: Path, env: dict[str, str], duration: str = WRK_DURATION):
-    command = [
-        WRK,
-        f"-t{WRK_THREADS}",
-        f"-c{WRK_CONNECTIONS}",
-        f"-d{duration}",
-        "--timeout",
-        "10s",
-        "-s",
-        str(script),
-        url,
-    ]
-    done = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "BENCH_THREADS": str(WRK_THREADS), **env},
-        check=False,
-    )
-    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
-    if line is None:
-        sys.exit(f"wrk printed no result for {url}:\n{done.stdout}\n{done.stderr}")
-    data = json.loads(line.removeprefix("BENCH_JSON "))
-    return Measure(
-        rps=data["rps"],
-        p50=data["p50_ms"],
-        p95=data["p95_ms"],
-        p99=data["p99_ms"],
-        requests=data["requests"],
-        errors={k: v for k, v in data["errors"].items() if v},
-        statuses=data.get("statuses", {}),
-        bodies_reused=data.get("bodies_reused", 0),
-    )
-
-
-def load(url: str, headers: dict[str, str], *, method: str = "GET", body: str = "") -> Measure:
-    env = {
-        "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in headers.items()),
-        "BENCH_METHOD": method,
-        "BENCH_BODY": body,
-    }
-    script = HERE / "report.lua"
-    wrk_run(url, script=script, env=env, duration=WRK_WARMUP)  # warm: templates, pools, plans
-    return wrk_run(url, script=script, env=env)
-
+from bookings.models import Booking, BookingType
+from contacts.models import Contact
+from messaging.models import Conversation
+from workspaces.models import User, Workspace
 
 # --- Signing in -----------------------------------------------------------------------------
 
@@ -262,21 +113,6 @@ def session_cookie(app: Server) -> str:
 
 
 # --- Scenarios ------------------------------------------------------------------------------
-
-
-@dataclass
-class Scenario:
-    name: str
-    path: str  # the app's path and query
-    headers: dict[str, str]
-    baseline: str = ""  # the baseline's path and query, for list scenarios
-    is_list: bool = False
-    notes: list[str] = field(default_factory=list)
-    queries: int | None = None
-    db_ms: float | None = None
-    plans: list[tuple[str, str]] = field(default_factory=list)
-    app: Measure | None = None
-    bare: Measure | None = None
 
 
 def relative(url: str) -> str:
@@ -344,19 +180,6 @@ def profile(scenario: Scenario, client: Client) -> None:
             cursor.execute("EXPLAIN " + sql)
             plan = "\n".join(row[0] for row in cursor.fetchall())
         scenario.plans.append((sql, plan))
-
-
-# A lookup table this small (all of a workspace's tags, say) is read whole by a hash join,
-# rightly: only a sequential scan of a table the size of a list's rows misses an index.
-SMALL_TABLE_ROWS = 1_000
-
-
-def seq_scans(plan: str) -> list[str]:
-    return [
-        table
-        for table, rows in re.findall(r"Seq Scan on (\w+) .*?rows=(\d+)", plan)
-        if int(rows) > SMALL_TABLE_ROWS
-    ]
 
 
 # --- Public booking -------------------------------------------------------------------------
@@ -457,259 +280,6 @@ def automation(count: int | None) -> dict | None:
     return json.loads(line.removeprefix("BENCH_JSON ")) if line else None
 
 
-# --- The report -----------------------------------------------------------------------------
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    ram = "unknown"
-    with contextlib.suppress(OSError):
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        ram = f"{kb / 1024 / 1024:.1f} GiB"
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        postgres = cursor.fetchone()[0]
-    wrk_version = subprocess.run(
-        [WRK, "--version"], capture_output=True, text=True, check=False
-    ).stdout.split(" [")[0]
-    import gunicorn
-    import psycopg
-
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": f"{cpu}, {os.cpu_count()} cores",
-        "ram": ram,
-        "os": f"{platform.system()} {platform.release()}",
-        "postgres": f"PostgreSQL {postgres}",
-        "python": f"Python {platform.python_version()}, Django {django.get_version()}, "
-        f"gunicorn {gunicorn.__version__}, psycopg {psycopg.__version__}",
-        "wrk": wrk_version.strip(),
-    }
-
-
-def fmt(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def table(scenarios: list[Scenario]) -> list[str]:
-    lines = [
-        "| scenario | req/s | p50 ms | p95 ms | p99 ms | baseline req/s | ratio | queries | "
-        "notes |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for s in scenarios:
-        m, b = s.app, s.bare
-        ratio = f"{m.rps / b.rps:.2f}" if b else "-"
-        notes = list(s.notes)
-        if m.failed:
-            notes.append(f"errors {m.errors}")
-        if b:
-            notes.append(f"baseline p50 {b.p50:.1f} ms")
-        lines.append(
-            f"| {s.name} | {fmt(m.rps)} | {fmt(m.p50)} | {fmt(m.p95)} | {fmt(m.p99)} | "
-            f"{fmt(b.rps) if b else '-'} | {ratio} | "
-            f"{s.queries if s.queries is not None else '-'} | {'; '.join(notes)} |"
-        )
-    return lines
-
-
-def svg(scenarios: list[Scenario]) -> str:
-    """A horizontal bar chart of p50/p95/p99 per scenario (the baseline's too), by hand."""
-    rows: list[tuple[str, Measure, bool]] = []
-    for s in scenarios:
-        rows.append((s.name, s.app, False))
-        if s.bare:
-            rows.append((f"{s.name} (baseline)", s.bare, True))
-    label_w, chart_w, bar_h, gap, top = 300, 520, 7, 8, 46
-    row_h = 3 * bar_h + gap
-    height = top + len(rows) * row_h + 40
-    width = label_w + chart_w + 90
-    top_value = max(m.p99 for _, m, _ in rows) or 1.0
-    colours = {"p50": "#2b6cb0", "p95": "#dd6b20", "p99": "#c53030"}
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-        f'<rect width="{width}" height="{height}" fill="#fff"/>',
-        f'<text x="10" y="18" font-size="14" font-weight="bold">Latency by scenario (ms), '
-        f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{WRK_DURATION}</text>",
-    ]
-    x = label_w
-    for i, (name, colour) in enumerate(colours.items()):
-        out.append(f'<rect x="{x + i * 70}" y="28" width="10" height="10" fill="{colour}"/>')
-        out.append(f'<text x="{x + i * 70 + 14}" y="37">{name}</text>')
-    for n, (name, m, is_bare) in enumerate(rows):
-        y = top + n * row_h
-        weight = "normal" if is_bare else "bold"
-        out.append(
-            f'<text x="{label_w - 8}" y="{y + 2 * bar_h}" text-anchor="end" '
-            f'font-weight="{weight}">{escape(name)}</text>'
-        )
-        for i, (key, colour) in enumerate(colours.items()):
-            value = getattr(m, key)
-            w = max(1.0, chart_w * value / top_value)
-            opacity = "0.55" if is_bare else "1"
-            out.append(
-                f'<rect x="{label_w}" y="{y + i * bar_h}" width="{w:.1f}" height="{bar_h - 1}" '
-                f'fill="{colour}" fill-opacity="{opacity}"/>'
-            )
-            out.append(
-                f'<text x="{label_w + w + 4:.1f}" y="{y + i * bar_h + bar_h - 1}" '
-                f'font-size="8">{value:.1f}</text>'
-            )
-    axis_y = top + len(rows) * row_h + 6
-    out.append(
-        f'<line x1="{label_w}" y1="{axis_y}" x2="{label_w + chart_w}" y2="{axis_y}" stroke="#999"/>'
-    )
-    for k in range(5):
-        value = top_value * k / 4
-        tx = label_w + chart_w * k / 4
-        out.append(f'<text x="{tx:.1f}" y="{axis_y + 14}" text-anchor="middle">{value:.0f}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
-
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def report(
-    *,
-    info: dict[str, str],
-    sizes: dict[str, int],
-    scenarios: list[Scenario],
-    pagination: str,
-    deep: int,
-    race_counts: dict[str, int],
-    create: Scenario,
-    reminders: dict | None,
-) -> str:
-    by_name = {s.name: s for s in scenarios}
-    first, deepest = by_name["bookings list, page 1"], by_name[f"bookings list, page {deep}"]
-    lines = [
-        "# Benchmark results",
-        "",
-        "Written by `bench/http/run.py` (`make bench-http`); the README's figures come from here.",
-        "",
-        f"- **Date:** {info['date']}",
-        f"- **Machine:** {info['cpu']}, {info['ram']} RAM, {info['os']}",
-        f"- **Software:** {info['postgres']}; {info['python']}; {info['wrk']}",
-        f"- **Data:** the demo workspace with {sizes['bookings']:,} bookings, "
-        f"{sizes['contacts']:,} contacts, {sizes['conversations']:,} conversations "
-        f"(`seed_demo --bookings 100000`, database careops_bench)",
-        f"- **Server:** gunicorn, {WORKERS} sync workers, `--timeout 30` (the Dockerfile's "
-        "command line), app and baseline alike, on loopback; psycopg pool per process; "
-        f"`LOG_LEVEL={os.environ.get('LOG_LEVEL')}`; throttles raised for the run",
-        f"- **Load:** wrk `-t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{WRK_DURATION}` per scenario "
-        f"after a {WRK_WARMUP} warm-up, load generator, server and PostgreSQL sharing the same "
-        f"{os.cpu_count()} cores",
-        f"- **Pagination of the lists:** {pagination}; pages of {PAGE_SIZE}",
-        "",
-        "## Requests",
-        "",
-        *table(scenarios),
-        "",
-        "*ratio*: the app's requests/s over the bare baseline's (raw psycopg and `json` in a "
-        "minimal WSGI app, `bench/http/baseline.py`, same query, same gunicorn settings, no "
-        "authentication). *queries*: SQL statements of one request, counted in-process.",
-        "",
-        "## Targets",
-        "",
-    ]
-    others = {k: v for k, v in race_counts.items() if k not in ("201", "409")}
-    list_ratios = [s.app.rps / s.bare.rps for s in scenarios if s.bare]
-    worst = min(list_ratios) if list_ratios else 0.0
-    deep_ratio = deepest.app.p50 / first.app.p50
-    deep_rps = first.app.rps / deepest.app.rps
-    without_index = [
-        s.name for s in scenarios if s.is_list and any(seq_scans(plan) for _, plan in s.plans)
-    ]
-    lines += [
-        f"- Lists at least 0.5 of the baseline: worst ratio **{worst:.2f}** "
-        f"({'met' if worst >= 0.5 else 'missed'}).",
-        *floor_lines(scenarios),
-        f"- Page 1 vs page {deep} within 1.2x: p50 {first.app.p50:.1f} ms vs "
-        f"{deepest.app.p50:.1f} ms (**{deep_ratio:.2f}x**), requests/s ratio "
-        f"{deep_rps:.2f}x ({'met' if max(deep_ratio, deep_rps) <= 1.2 else 'missed'}).",
-        "- Every list query uses an index: "
-        + (
-            "**yes** (no sequential scan in any plan below)."
-            if not without_index
-            else f"**no**: sequential scans in {', '.join(without_index)} (plans below)."
-        ),
-        "",
-        "## Public booking",
-        "",
-        f"- Create on distinct free slots ({CREATE_TYPE}, a slot and practitioner each): "
-        f"{create.app.rps:.1f} req/s, p50 {create.app.p50:.1f} ms, p95 {create.app.p95:.1f} ms, "
-        f"p99 {create.app.p99:.1f} ms; statuses {create.app.statuses}"
-        + (
-            f"; {create.app.bodies_reused} requests reused a slot"
-            if create.app.bodies_reused
-            else ""
-        )
-        + ".",
-        f"- The same slot, {RACE_CLIENTS} clients released at once: "
-        f"**{race_counts.get('201', 0)}x 201**, **{race_counts.get('409', 0)}x 409**"
-        + (f", other: {others}" if others else "")
-        + (
-            " (exactly one booking: correct)."
-            if race_counts.get("201") == 1 and set(race_counts) <= {"201", "409"}
-            else " (**wrong**: expected exactly one 201 and only 409s besides)."
-        ),
-        "",
-        "## Automation at scale: reminders",
-        "",
-    ]
-    if reminders is None:
-        lines.append("Not run in this pass (`--no-automation`, or it failed: see the output).")
-    else:
-        lines += reminder_lines(reminders)
-    lines += ["", "## Query plans (EXPLAIN, plan only) of the list requests", ""]
-    for s in scenarios:
-        if not s.is_list:
-            continue
-        lines += [f"### {s.name}: {s.queries} queries, {s.db_ms:.1f} ms in the database", ""]
-        for sql, plan in s.plans:
-            short = re.sub(r"\s+", " ", sql)
-            short = short if len(short) <= 300 else short[:300] + " …"
-            lines += ["```sql", short, "```", "```", plan, "```", ""]
-    return "\n".join(lines) + "\n"
-
-
-def floor_lines(scenarios: list[Scenario]) -> list[str]:
-    """What the cheapest authenticated request serves, as a share of each list's baseline: the
-    ratio no list can pass, whatever its query, while a request costs the app that much."""
-    floor = next((s for s in scenarios if s.name.startswith("floor: who am I")), None)
-    lists = [s for s in scenarios if s.bare]
-    if floor is None or not lists:
-        return []
-    shares = [floor.app.rps / s.bare.rps for s in lists]
-    return [
-        f"  - The floor: who am I (the JWT, its user and memberships, the throttle, DRF, "
-        f"nothing listed) serves {floor.app.rps:,.0f} req/s, {min(shares):.2f} to "
-        f"{max(shares):.2f} of the lists' baselines: the most a list can reach while every "
-        "authenticated request costs the app that much."
-    ]
-
-
-def reminder_lines(r: dict) -> list[str]:
-    lines = [
-        f"- {r['reminders']:,} bookings, each with a reminder due now, in a workspace of their "
-        f"own; {r['workers']}; the sweep "
-        f"({r['sweep']}) and the deliveries ({r['channel']}) to a local HTTP stand-in.",
-        f"- All messages sent in **{r['seconds']:.1f} s**: **{r['per_second']:.1f} reminders/s** "
-        f"(sweep done after {r['sweep_seconds']:.1f} s).",
-        f"- Check: {r['check']}",
-    ]
-    lines += [f"- {note}" for note in r.get("notes", [])]
-    return lines
-
-
 # --- Main -----------------------------------------------------------------------------------
 
 
@@ -717,10 +287,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-automation", action="store_true", help="skip the reminders run")
     parser.add_argument("--reminders", type=int, default=None, help="reminders to send")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="the Markdown file to write (the chart beside it, as <name>-latency.svg)",
+    )
     args = parser.parse_args()
 
-    global WRK
-    WRK = wrk_path()
+    wrk_path()  # installed, or exit before starting anything
     workspace = Workspace.objects.filter(name=DEMO_WORKSPACE).first()
     if workspace is None:
         sys.exit(f"No workspace {DEMO_WORKSPACE!r}: run `manage.py seed_demo --bookings 100000`.")
@@ -746,8 +321,13 @@ def main() -> None:
         bare.stop()
     scenarios, pagination, deep, race_counts, create = results
     reminders = None if args.no_automation else automation(args.reminders)
+    results_path = args.results.resolve()
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    chart = results_path.with_name(f"{results_path.stem.lower()}-latency.svg")
     text = report(
+        chart=chart.name,
         info=machine(),
+        database=connection.settings_dict["NAME"],
         sizes=sizes,
         scenarios=scenarios,
         pagination=pagination,
@@ -756,9 +336,9 @@ def main() -> None:
         create=create,
         reminders=reminders,
     )
-    RESULTS.write_text(text)
-    SVG.write_text(svg([*scenarios, create]))
-    print(f"\nwrote {RESULTS.relative_to(ROOT)} and {SVG.relative_to(ROOT)}")
+    results_path.write_text(text)
+    chart.write_text(svg([*scenarios, create]))
+    print(f"\nwrote {results_path} and {chart}")
 
 
 def run_http(app: Server, bare: Server, workspace: Workspace, owner: User, logs: Path):
