@@ -17,7 +17,11 @@ from __future__ import annotations
 from datetime import UTC
 
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+from psycopg.postgres import types
+from psycopg.pq import Format
 from psycopg.types.datetime import TimestamptzLoader
+
+TIMESTAMPTZ = types["timestamptz"].oid
 
 
 class UtcTimestamptzLoader(BaseTzLoader):
@@ -42,4 +46,7 @@ def install(connection) -> None:
     (careops.apps, connection_created)."""
     if connection.vendor != "postgresql" or connection.timezone is not UTC:
         return
-    connection.connection.adapters.register_loader("timestamptz", UtcTimestamptzLoader)
+    adapters = connection.connection.adapters
+    # Once per connection: the pool hands the same one out request after request.
+    if adapters.get_loader(TIMESTAMPTZ, Format.TEXT) is not UtcTimestamptzLoader:
+        adapters.register_loader(TIMESTAMPTZ, UtcTimestamptzLoader)

@@ -146,6 +146,15 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
         _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
         _db["CONN_HEALTH_CHECKS"] = True
     _options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+    # No JIT compilation: it pays off for long analytic queries, not for a web request's. At
+    # 1,000,000 bookings PostgreSQL chose it for the dashboard's figures and spent 222 ms of a
+    # 452 ms query compiling (bench/RESULTS-1M.md). Sent with the connection, no round trip; a
+    # transaction pooler may refuse startup options, so there the app role carries it instead
+    # (manage.py db_app_role sets jit = off on the role).
+    if not env.bool("DATABASE_JIT", default=False) and not env.bool(
+        "DATABASE_POOLED", default=False
+    ):
+        _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 
 # Row-level security (careops.rls): on when the app connects as the role `manage.py db_app_role`
 # makes, which cannot bypass the policies; each transaction is then given the request's workspace.

@@ -67,6 +67,7 @@ def test_the_app_role_can_bypass_nothing(as_app_role):
         superuser, bypasses, config = cursor.fetchone()
     assert (superuser, bypasses) == (False, False)
     assert f"{rls.SETTING}={rls.ALL}" in config
+    assert "jit=off" in config  # as careops.settings sends on a direct connection
     assert current_role() == as_app_role == app_role_name()
 
 

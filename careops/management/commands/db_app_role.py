@@ -4,6 +4,7 @@ connects as: it can read and write every table but cannot bypass row-level secur
 
 Run it as the tables' owner (the role `migrate` runs as), after `migrate`: it is idempotent,
 and grants the tables and sequences that later migrations add too (default privileges).
+The role runs without JIT compilation (careops.settings says why).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Command(BaseCommand):
             sql.SQL("ALTER ROLE {role} SET {setting} = {all}").format(
                 role=role, setting=sql.Identifier(*rls.SETTING.split(".")), all=sql.Literal(rls.ALL)
             ),
+            # As careops.settings sends with each direct connection (a pooler may refuse it).
+            sql.SQL("ALTER ROLE {role} SET jit = off").format(role=role),
             sql.SQL("GRANT CONNECT ON DATABASE {db} TO {role}").format(db=database, role=role),
             sql.SQL("GRANT USAGE ON SCHEMA public TO {role}").format(role=role),
             sql.SQL(
