@@ -177,6 +177,11 @@ else:
     # The quickstart serves from one process, where a local-memory cache is shared enough.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# The dashboard's figures of a big workspace (counting took at least AFTER_MS) are kept this
+# long (careops.dashboard.stats); 0 counts them on every request.
+DASHBOARD_FIGURES_CACHE_SECONDS = env.int("DASHBOARD_FIGURES_CACHE_SECONDS", default=60)
+DASHBOARD_FIGURES_CACHE_AFTER_MS = env.int("DASHBOARD_FIGURES_CACHE_AFTER_MS", default=100)
+
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "workspaces.User"
 AUTHENTICATION_BACKENDS = [

@@ -6,6 +6,7 @@ day and a UTC day visibly differ at the period's edges.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -381,6 +382,66 @@ def test_the_figures_take_a_constant_number_of_queries(
     assert response.status_code == 200
     assert response.json()["bookings"]["total"] == size
     assert response.json()["messages"]["response_time_minutes"]["answered"] == size
+
+
+# --- Figures kept a minute in a big workspace --------------------------------------------------
+
+
+def test_a_small_workspaces_figures_follow_every_change_at_once(workspace, january, regular):
+    # Counting takes a few ms here, under DASHBOARD_FIGURES_CACHE_AFTER_MS: never kept.
+    before = dashboard_stats(workspace=workspace, period=january)["bookings"]["total"]
+    book(workspace, regular, local(12, 10))
+
+    assert dashboard_stats(workspace=workspace, period=january)["bookings"]["total"] == before + 1
+
+
+def test_figures_slow_to_count_are_kept_until_they_expire(settings, workspace, january, regular):
+    settings.DASHBOARD_FIGURES_CACHE_AFTER_MS = 0  # as if this workspace were big
+    settings.DASHBOARD_FIGURES_CACHE_SECONDS = 1
+    first = dashboard_stats(workspace=workspace, period=january)
+    book(workspace, regular, local(12, 10))
+
+    kept = dashboard_stats(workspace=workspace, period=january)
+    december = Period(start=date(2025, 12, 1), end=date(2026, 1, 31), zone=NEW_YORK)
+    other_period = dashboard_stats(workspace=workspace, period=december)
+    time.sleep(1.2)  # the cache's own clock (Redis), which time_machine does not move
+    expired = dashboard_stats(workspace=workspace, period=january)
+
+    assert kept == first  # computed_at included: the same count, served again
+    assert other_period["bookings"]["total"] == first["bookings"]["total"] + 1
+    assert expired["bookings"]["total"] == first["bookings"]["total"] + 1
+
+
+def test_figures_are_kept_per_workspace(settings, workspace, workspace_b, january, regular):
+    settings.DASHBOARD_FIGURES_CACHE_AFTER_MS = 0
+    dashboard_stats(workspace=workspace, period=january)
+    book(workspace_b, ContactFactory(workspace=workspace_b), local(12, 10))
+
+    assert dashboard_stats(workspace=workspace_b, period=january)["bookings"]["total"] == 1
+
+
+def test_with_the_cache_unreachable_the_figures_are_counted(settings, workspace, january, regular):
+    settings.DASHBOARD_FIGURES_CACHE_AFTER_MS = 0
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    book(workspace, regular, local(12, 10))
+
+    figures = dashboard_stats(workspace=workspace, period=january)
+
+    assert figures["bookings"]["total"] == 1
+    assert figures["computed_at"] == NOW.astimezone(UTC).isoformat()
+
+
+def test_the_page_says_when_the_figures_were_counted(owner_client, workspace):
+    html = owner_client.get("/").content.decode()
+
+    # 15:00 in New York, the workspace's time, whatever the server's.
+    assert 'data-testid="figures-counted-at">15:00</time>' in html
 
 
 # --- Charts -----------------------------------------------------------------------------------

@@ -83,6 +83,12 @@ class DashboardStatsSerializer(serializers.Serializer):
             "timezone": serializers.CharField(help_text="The workspace's time zone."),
         },
     )
+    computed_at = serializers.DateTimeField(
+        help_text=(
+            "When the figures were counted. A big workspace's figures (slow to count) are "
+            "kept a minute (DASHBOARD_FIGURES_CACHE_SECONDS): they may be that old."
+        )
+    )
     bookings = BookingStatsSerializer(help_text="Bookings that start in the period.")
     contacts = inline_serializer(
         "ContactStats",

@@ -6,6 +6,8 @@ without the page around them); the owner's figures change period through `dashbo
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.urls import reverse
 from django.views.generic import TemplateView
 
@@ -43,6 +45,10 @@ def figures_context(request) -> dict:
     )
     return {
         "stats": stats,
+        # In the workspace's time: its figures may be a minute old (dashboard_stats).
+        "computed_at": datetime.fromisoformat(stats["computed_at"])
+        .astimezone(period.zone)
+        .strftime("%H:%M"),
         "period": period,
         "period_value": request.GET.get("period", "") if not errors else "",
         "period_errors": [problem for problems in errors.values() for problem in problems],
