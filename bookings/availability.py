@@ -30,7 +30,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connections
@@ -105,17 +105,26 @@ def open_intervals(
     first_day..last_day. Two queries: the week's hours and the overrides."""
     zone = zone_for(workspace.timezone, field="timezone")
     scope = _calendar_filter(calendar_ids)
+    # Rows as tuples: a big team's week is thousands of them (300 practitioners: 1,800).
     weekly: dict[tuple[int | None, int], list] = defaultdict(list)
-    for hours in WorkingHours.objects.for_workspace(workspace).filter(scope):
-        weekly[(hours.staff_id, hours.weekday)].append((hours.start_time, hours.end_time))
-    overridden: dict[tuple[int | None, date], list] = defaultdict(list)
-    for override in AvailabilityOverride.objects.for_workspace(workspace).filter(
-        scope, date__gte=first_day, date__lte=last_day
+    for staff_id, weekday, start_time, end_time in (
+        WorkingHours.objects.for_workspace(workspace)
+        .filter(scope)
+        .values_list("staff_id", "weekday", "start_time", "end_time")
     ):
-        times = overridden[(override.staff_id, override.date)]
-        if not override.is_closed:
-            times.append((override.start_time, override.end_time))
+        weekly[(staff_id, weekday)].append((start_time, end_time))
+    overridden: dict[tuple[int | None, date], list] = defaultdict(list)
+    for staff_id, day, start_time, end_time in (
+        AvailabilityOverride.objects.for_workspace(workspace)
+        .filter(scope, date__gte=first_day, date__lte=last_day)
+        .values_list("staff_id", "date", "start_time", "end_time")
+    ):
+        times = overridden[(staff_id, day)]
+        if start_time is not None:  # none: closed that day (AvailabilityOverride.is_closed)
+            times.append((start_time, end_time))
 
+    # Practitioners mostly share their hours: each (day, hours) is converted to UTC once.
+    wall: dict[tuple[date, time, time], Interval | None] = {}
     result: dict[int | None, list[Interval]] = {}
     for calendar_id in calendar_ids:
         intervals = []
@@ -124,9 +133,11 @@ def open_intervals(
             key = (calendar_id, day)
             times = overridden[key] if key in overridden else weekly[(calendar_id, day.weekday())]
             for start_time, end_time in times:
-                interval = _wall_interval(day, start_time, end_time, zone)
-                if interval is not None:
-                    intervals.append(interval)
+                moment = (day, start_time, end_time)
+                if moment not in wall:
+                    wall[moment] = _wall_interval(day, start_time, end_time, zone)
+                if wall[moment] is not None:
+                    intervals.append(wall[moment])
             day += timedelta(days=1)
         result[calendar_id] = _merge(intervals)
     return result
@@ -184,12 +195,6 @@ def _merged_in_database(bookings) -> list[tuple[int | None, datetime, datetime]]
         return cursor.fetchall()
 
 
-def _overlaps(busy: list[Interval], starts: list[datetime], start: datetime, end: datetime) -> bool:
-    """Whether [start, end) overlaps any of the merged, sorted `busy` intervals."""
-    index = bisect.bisect_left(starts, end)  # intervals starting before `end`
-    return index > 0 and busy[index - 1][1] > start
-
-
 def free_starts(
     *,
     booking_type,
@@ -238,8 +243,15 @@ def free_starts(
             # Skip ahead to the first step at or after `earliest` instead of walking from open.
             skipped = max(0, -(-(earliest - open_start) // step)) if open_start < earliest else 0
             start = open_start + skipped * step
+            # The busy intervals starting before a candidate's end, counted by a pointer that
+            # only moves forward as the candidates do (bisect once, then walk): a month of a
+            # big team is tens of thousands of candidates.
+            index = bisect.bisect_left(taken_starts, start + duration + after)
             while start + duration <= open_end and start < latest:
-                if not _overlaps(taken, taken_starts, start - before, start + duration + after):
+                end = start + duration + after
+                while index < len(taken_starts) and taken_starts[index] < end:
+                    index += 1
+                if not (index > 0 and taken[index - 1][1] > start - before):
                     starts.append(start)
                 start += step
         result[calendar_id] = starts
