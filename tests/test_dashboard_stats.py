@@ -412,6 +412,19 @@ def test_figures_slow_to_count_are_kept_until_they_expire(settings, workspace, j
     assert expired["bookings"]["total"] == first["bookings"]["total"] + 1
 
 
+def test_with_keeping_turned_off_kept_figures_are_not_served(
+    settings, workspace, january, regular
+):
+    settings.DASHBOARD_FIGURES_CACHE_AFTER_MS = 0
+    first = dashboard_stats(workspace=workspace, period=january)  # kept
+    book(workspace, regular, local(12, 10))
+    settings.DASHBOARD_FIGURES_CACHE_SECONDS = 0
+
+    counted = dashboard_stats(workspace=workspace, period=january)
+
+    assert counted["bookings"]["total"] == first["bookings"]["total"] + 1
+
+
 def test_figures_are_kept_per_workspace(settings, workspace, workspace_b, january, regular):
     settings.DASHBOARD_FIGURES_CACHE_AFTER_MS = 0
     dashboard_stats(workspace=workspace, period=january)

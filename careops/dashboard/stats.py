@@ -322,7 +322,8 @@ def dashboard_stats(*, workspace: Workspace, period: Period) -> dict[str, Any]:
     its figures follow every change at once. An unreachable cache only means counting again.
     """
     key = _figures_key(workspace, period)
-    cached = _cache_call("get", key)
+    keep_for = settings.DASHBOARD_FIGURES_CACHE_SECONDS
+    cached = _cache_call("get", key) if keep_for > 0 else None  # 0: nothing kept or read
     if cached is not None:
         return cached
     started = time.perf_counter()
@@ -339,7 +340,6 @@ def dashboard_stats(*, workspace: Workspace, period: Period) -> dict[str, Any]:
         "forms": _forms(workspace, period, timezone.now()),
     }
     took_ms = (time.perf_counter() - started) * 1000
-    keep_for = settings.DASHBOARD_FIGURES_CACHE_SECONDS
     if keep_for > 0 and took_ms >= settings.DASHBOARD_FIGURES_CACHE_AFTER_MS:
         _cache_call("set", key, figures, keep_for)
         log.info("dashboard_figures_kept", workspace_id=workspace.pk, took_ms=round(took_ms))
