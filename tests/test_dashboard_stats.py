@@ -412,9 +412,7 @@ def test_figures_slow_to_count_are_kept_until_they_expire(settings, workspace, j
     assert expired["bookings"]["total"] == first["bookings"]["total"] + 1
 
 
-def test_with_keeping_turned_off_kept_figures_are_not_served(
-    settings, workspace, january, regular
-):
+def test_with_keeping_turned_off_kept_figures_are_not_served(settings, workspace, january, regular):
     settings.DASHBOARD_FIGURES_CACHE_AFTER_MS = 0
     first = dashboard_stats(workspace=workspace, period=january)  # kept
     book(workspace, regular, local(12, 10))
