@@ -130,7 +130,8 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
     _options = _db.setdefault("OPTIONS", {})
     if env.bool("DATABASE_SSL_REQUIRE", default=False):
         _options.setdefault("sslmode", "require")
-    if env.bool("DATABASE_POOLED", default=False):
+    _pooled = env.bool("DATABASE_POOLED", default=False)
+    if _pooled:
         # Behind a transaction pooler (Supabase's port 6543, PgBouncer) a session may hop
         # between server connections: no server-side cursors, no prepared statements.
         _db["DISABLE_SERVER_SIDE_CURSORS"] = True
@@ -151,9 +152,7 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
     # 452 ms query compiling (bench/RESULTS-1M.md). Sent with the connection, no round trip; a
     # transaction pooler may refuse startup options, so there the app role carries it instead
     # (manage.py db_app_role sets jit = off on the role).
-    if not env.bool("DATABASE_JIT", default=False) and not env.bool(
-        "DATABASE_POOLED", default=False
-    ):
+    if not env.bool("DATABASE_JIT", default=False) and not _pooled:
         _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 
 # Row-level security (careops.rls): on when the app connects as the role `manage.py db_app_role`

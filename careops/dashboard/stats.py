@@ -326,18 +326,18 @@ def dashboard_stats(*, workspace: Workspace, period: Period) -> dict[str, Any]:
     cached = _cache_call("get", key) if keep_for > 0 else None  # 0: nothing kept or read
     if cached is not None:
         return cached
-    started = time.perf_counter()
+    started, now = time.perf_counter(), timezone.now()
     figures = {
         "period": {
             "from": period.start.isoformat(),
             "to": period.end.isoformat(),
             "timezone": str(period.zone),  # the zone the days were counted in
         },
-        "computed_at": timezone.now().isoformat(),
+        "computed_at": now.isoformat(),
         "bookings": _bookings(workspace, period),
         "contacts": _contacts(workspace, period),
         "messages": _messages(workspace, period),
-        "forms": _forms(workspace, period, timezone.now()),
+        "forms": _forms(workspace, period, now),
     }
     took_ms = (time.perf_counter() - started) * 1000
     if keep_for > 0 and took_ms >= settings.DASHBOARD_FIGURES_CACHE_AFTER_MS:
