@@ -202,7 +202,8 @@ def report(
         f"{sizes['contacts']:,} contacts, {sizes['conversations']:,} conversations "
         f"(`manage.py seed_demo --bookings N`, database {database})",
         f"- **Server:** gunicorn, {WORKERS} sync workers, `--timeout 30` (the Dockerfile's "
-        "command line), app and baseline alike, on loopback; psycopg pool per process; "
+        "command line), app and baseline alike, on loopback; psycopg pool per process, "
+        "statements prepared on their fifth run (psycopg's default threshold, both); "
         f"`LOG_LEVEL={os.environ.get('LOG_LEVEL')}`; throttles raised for the run",
         f"- **Load:** wrk `-t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{WRK_DURATION}` per scenario "
         f"after a {WRK_WARMUP} warm-up, load generator, server and PostgreSQL sharing the same "
