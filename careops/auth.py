@@ -3,7 +3,8 @@ the request names read in the same query as the user.
 
 Every workspace-scoped API request reads the token's user and then its membership of the
 `X-Workspace-ID` workspace, or without the header their only membership (careops.tenancy).
-One query reads both: the membership (or the first two) joined to its user and workspace. The
+One query reads both: the membership (or the first two) joined to its user and workspace
+(workspaces.selectors.memberships_with_user, its SQL written once per process). The
 user gets the same checks simplejwt makes (active, token not revoked by a password change);
 tenancy then takes the membership (or its absence) from the request instead of asking again.
 A user with no membership, or none of the named workspace, is read the usual way.
@@ -11,6 +12,7 @@ A user with no membership, or none of the named workspace, is read the usual way
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
@@ -32,7 +34,7 @@ class JWTAuthentication(authentication.JWTAuthentication):
             remember_authenticated_membership,
             remember_user_memberships,
         )
-        from workspaces.models import Membership
+        from workspaces.selectors import memberships_with_user
 
         try:
             user_id = validated_token[api_settings.USER_ID_CLAIM]
@@ -41,19 +43,24 @@ class JWTAuthentication(authentication.JWTAuthentication):
         request = getattr(self, "request", None)
         if request is None:
             return super().get_user(validated_token)
-        memberships = Membership.objects.select_related("user", "workspace").filter(
-            **{f"user__{api_settings.USER_ID_FIELD}": user_id}
-        )
+        try:
+            user_key = self.user_model._meta.get_field(api_settings.USER_ID_FIELD).to_python(
+                user_id
+            )
+        except ValidationError as e:
+            raise InvalidToken(_("Token contained no recognizable user identification")) from e
         workspace_id = _workspace_id(request.headers.get(WORKSPACE_HEADER))
+        found = memberships_with_user(
+            user_field=api_settings.USER_ID_FIELD, user_key=user_key, workspace_id=workspace_id
+        )
         if workspace_id is None:
             # No workspace named: the first two memberships (one is then the workspace).
-            found = list(memberships.order_by("pk")[:2])
             if not found:
                 return super().get_user(validated_token)
             user = self._checked(found[0].user, validated_token)
             remember_user_memberships(request, user, found)
             return user
-        membership = memberships.filter(workspace_id=workspace_id).first()
+        membership = found[0] if found else None
         if membership is None:
             user = super().get_user(validated_token)
             remember_authenticated_membership(request, user, workspace_id, None)

@@ -1,5 +1,6 @@
 """What the big API lists read: the token's user and the X-Workspace-ID membership in one query
-(careops.auth), and only the columns the lists show (never a user's password hash)."""
+(careops.auth, its SQL written once: careops.db.JoinedSelect), and only the columns the lists
+show (never a user's password hash)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from bookings.tests.factories import BookingFactory
 from conftest import api_client_for
 from contacts.tests.factories import ContactFactory
 from messaging.tests.factories import ConversationFactory
+from workspaces.models import Membership
+from workspaces.selectors import memberships_with_user
 from workspaces.tests.factories import MembershipFactory, UserFactory
 
 BOOKINGS = "/api/v1/bookings"
@@ -171,5 +174,68 @@ def test_without_the_header_the_user_read_with_the_membership_is_still_checked(
     staff.save()
 
     response = staff_api.get(BOOKINGS)
+
+    assert response.status_code == 401
+
+
+# --- The membership read itself (workspaces.selectors.memberships_with_user) ------------------
+
+
+def _same_row(found, expected) -> None:
+    """Every stored field alike, as the ORM reads it (JSON, times and choices included)."""
+    for field in type(expected)._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_the_membership_read_gives_what_select_related_gives(
+    staff, workspace_a, named, django_assert_num_queries
+):
+    expected = Membership.objects.select_related("user", "workspace").get(user=staff)
+
+    with django_assert_num_queries(1):
+        found = memberships_with_user(
+            user_field="id", user_key=staff.pk, workspace_id=workspace_a.pk if named else None
+        )
+    # The user and the workspace came with it: reading them asks nothing more.
+    with django_assert_num_queries(0):
+        (membership,) = found
+        user, workspace = membership.user, membership.workspace
+
+    _same_row(membership, expected)
+    _same_row(user, expected.user)
+    _same_row(workspace, expected.workspace)
+    assert membership._state.adding is False
+    assert membership._state.db == "default"
+    assert workspace.today() == expected.workspace.today()
+
+
+def test_the_membership_read_finds_only_the_named_workspaces(staff, workspace_a, workspace_b):
+    assert (
+        memberships_with_user(user_field="id", user_key=staff.pk, workspace_id=workspace_b.pk) == []
+    )
+    assert memberships_with_user(user_field="id", user_key=staff.pk, workspace_id=10**20) == []
+
+
+def test_without_a_workspace_the_membership_read_gives_the_first_two_by_id(
+    staff, workspace_a, workspace_b
+):
+    second = MembershipFactory(workspace=workspace_b, user=staff)
+    MembershipFactory(user=staff)
+
+    found = memberships_with_user(user_field="id", user_key=staff.pk, workspace_id=None)
+
+    assert [m.pk for m in found] == [staff.memberships.get(workspace=workspace_a).pk, second.pk]
+
+
+def test_a_token_naming_no_user_id_is_refused(workspace_a):
+    token = RefreshToken()
+    token["user_id"] = "not-a-number"
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {token.access_token}", HTTP_X_WORKSPACE_ID=str(workspace_a.pk)
+    )
+
+    response = client.get(BOOKINGS)
 
     assert response.status_code == 401

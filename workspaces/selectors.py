@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from careops.db import JoinedSelect
 from workspaces.models import Invitation, Membership, User, Workspace
 
 
@@ -37,3 +41,23 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
     return (
         Membership.objects.filter(user=user).select_related("workspace").order_by("workspace__name")
     )
+
+
+@functools.cache
+def _membership_rows() -> JoinedSelect:
+    return JoinedSelect(Membership, ("user", "workspace"))
+
+
+def memberships_with_user(
+    *, user_field: str, user_key: Any, workspace_id: int | None
+) -> list[Membership]:
+    """The user's membership of that workspace (none or one), or with no workspace named their
+    first two by id, each with its user and workspace joined: the API reads them with a token's
+    user (careops.auth) on every request, so the SQL is written once (JoinedSelect).
+    `user_field` is the user's field the token names them by (simplejwt's USER_ID_FIELD)."""
+    rows = _membership_rows()
+    user = rows.column(user_field, "user")
+    if workspace_id is None:
+        return rows.rows(f"WHERE {user} = %s ORDER BY {rows.column('id')} LIMIT 2", [user_key])
+    workspace = rows.column("workspace")
+    return rows.rows(f"WHERE {user} = %s AND {workspace} = %s LIMIT 1", [user_key, workspace_id])
