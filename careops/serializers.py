@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.functional import cached_property
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
@@ -29,6 +30,16 @@ def datetimes_renderer() -> Callable[[datetime | None], str | None]:
         return text[:-6] + "Z" if text.endswith("+00:00") else text
 
     return render
+
+
+class RowsRendered:
+    """For a serializer that renders a list's rows itself: `datetime_representation`, the time
+    zone looked up once per serializer (a list's one child serializer renders every row of the
+    page with it)."""
+
+    @cached_property
+    def datetime_representation(self) -> Callable[[datetime | None], str | None]:
+        return datetimes_renderer()
 
 
 def row_of(instance, columns: tuple[str, ...]) -> dict:

@@ -28,7 +28,7 @@ from bookings.models import Booking, BookingStatusChange, BookingType
 from bookings.setup_services import member_or_none
 from careops.errors import InvalidInput
 from careops.pagination import KeysetPagination
-from careops.serializers import datetimes_renderer, nested, row_of
+from careops.serializers import RowsRendered, nested, row_of
 from careops.tenancy import WorkspaceViewSetMixin
 from careops.throttling import ScopedRateThrottle
 from contacts.api.contacts import CONTACT_BRIEF_FIELDS, ContactBriefSerializer
@@ -48,7 +48,7 @@ class BookingTypeBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BookingSerializer(serializers.ModelSerializer):
+class BookingSerializer(RowsRendered, serializers.ModelSerializer):
     booking_type = BookingTypeBriefSerializer(read_only=True)
     contact = ContactBriefSerializer(read_only=True)
     staff = UserBriefSerializer(
@@ -79,7 +79,7 @@ class BookingSerializer(serializers.ModelSerializer):
         # the lists is thousands of field calls otherwise. test_api pins the two as one. The
         # lists pass rows (selectors.bookings_listed); one booking is read as such a row.
         row = booking if isinstance(booking, dict) else row_of(booking, selectors.LISTED_COLUMNS)
-        datetime_representation = datetimes_renderer()
+        datetime_representation = self.datetime_representation
         return {
             "id": row["id"],
             "booking_type": nested(row, "booking_type", BOOKING_TYPE_BRIEF_FIELDS),

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from careops import rls
 from careops.errors import NotFound
 from careops.pagination import KeysetPagination, PageNumberPagination
-from careops.serializers import datetimes_renderer, row_of
+from careops.serializers import RowsRendered, row_of
 from careops.tenancy import WorkspaceViewSetMixin, staff_areas
 from careops.throttling import ScopedRateThrottle
 from contacts import selectors, services
@@ -44,7 +44,7 @@ class ContactBriefSerializer(serializers.ModelSerializer):
         return row_of(contact, CONTACT_BRIEF_FIELDS)
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(RowsRendered, serializers.ModelSerializer):
     first_name = serializers.CharField(read_only=True)
     # Declared for the schema: a contact may have no email ("", not null).
     email = serializers.EmailField(read_only=True, allow_blank=True)
@@ -83,7 +83,7 @@ class ContactSerializer(serializers.ModelSerializer):
         else:
             row = row_of(contact, selectors.LISTED_COLUMNS)
             row["tags"] = self.get_tags(contact)
-        datetime_representation = datetimes_renderer()
+        datetime_representation = self.datetime_representation
         return {
             "id": row["id"],
             "name": row["name"],

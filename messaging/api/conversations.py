@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from careops.pagination import KeysetPagination
 from careops.schema import ErrorSerializer
-from careops.serializers import datetimes_renderer, nested, row_of
+from careops.serializers import RowsRendered, nested, row_of
 from careops.tenancy import WorkspaceViewSetMixin
 from contacts.api.contacts import CONTACT_BRIEF_FIELDS, ContactBriefSerializer
 from messaging import selectors, services
@@ -19,7 +19,7 @@ from workspaces.api import USER_BRIEF_FIELDS, UserBriefSerializer
 # --- Serializers ------------------------------------------------------------------------------
 
 
-class ConversationSerializer(serializers.ModelSerializer):
+class ConversationSerializer(RowsRendered, serializers.ModelSerializer):
     contact = ContactBriefSerializer(read_only=True)
     assigned_to = UserBriefSerializer(read_only=True, allow_null=True)
     has_failed = serializers.BooleanField(
@@ -61,7 +61,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             row = row_of(conversation, selectors.LISTED_COLUMNS)
             # Annotated by the selectors; an instance a service returns has none: False.
             row["has_failed"] = getattr(conversation, "has_failed", False)
-        datetime_representation = datetimes_renderer()
+        datetime_representation = self.datetime_representation
         return {
             "id": row["id"],
             "contact": nested(row, "contact", CONTACT_BRIEF_FIELDS),
