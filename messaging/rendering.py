@@ -25,7 +25,14 @@ from django.template import (
     defaultfilters,
     defaulttags,
 )
-from django.template.base import FilterExpression, Node, TextNode, Variable, VariableNode
+from django.template.base import (
+    FilterExpression,
+    Node,
+    TextNode,
+    Variable,
+    VariableDoesNotExist,
+    VariableNode,
+)
 from django.template.defaulttags import CommentNode, FirstOfNode, ForNode, IfNode, WithNode
 from django.utils.safestring import mark_safe
 
@@ -177,9 +184,56 @@ def engine() -> Engine:
     return sandbox
 
 
+class _LenientVariable(Variable):
+    """A filter's argument that names a variable: missing from the data, it is "" (what the
+    variable shows on its own) where Django raises VariableDoesNotExist, which would fail the
+    send of a template that was valid when saved (`{{ link|join:form.notes }}` with no form)."""
+
+    __slots__ = ()
+
+    def resolve(self, context):
+        try:
+            return super().resolve(context)
+        except VariableDoesNotExist:
+            return ""
+
+
+def _filter_expressions(nodes) -> list[FilterExpression]:
+    """Every FilterExpression of the sandbox's tags, in the nodes and the blocks within."""
+    found = []
+
+    def condition(cond) -> None:
+        if cond is None:
+            return
+        if isinstance(getattr(cond, "value", None), FilterExpression):
+            found.append(cond.value)
+        condition(getattr(cond, "first", None))
+        condition(getattr(cond, "second", None))
+
+    for node in nodes.get_nodes_by_type(Node):
+        if isinstance(node, VariableNode):
+            found.append(node.filter_expression)
+        elif isinstance(node, IfNode):
+            for cond, _ in node.conditions_nodelists:
+                condition(cond)
+        elif isinstance(node, ForNode):
+            found.append(node.sequence)
+        elif isinstance(node, WithNode):
+            found.extend(node.extra_context.values())
+        elif isinstance(node, FirstOfNode):
+            found.extend(node.vars)
+    return found
+
+
 @lru_cache(maxsize=512)
 def _compile(source: str):
-    return engine().from_string(source)
+    template = engine().from_string(source)
+    for expression in _filter_expressions(template.nodelist):
+        expression.filters = [
+            (func, [(is_var, _LenientVariable(arg.var) if is_var else arg) for is_var, arg in args])
+            for func, args in expression.filters
+        ]
+    return template
 
 
 # --- Context ----------------------------------------------------------------------------------

@@ -205,6 +205,10 @@ def _secrets() -> list[str]:
 @example(name="n" * 101, subject="", body="Hi", channel="")  # DataError: too long for the column
 @example(name="N", subject="s" * 256, body="Hi", channel="email")  # the same, for the subject
 @example(name="N", subject="", body="Hi \ud800", channel="")  # UnicodeEncodeError at the insert
+# VariableDoesNotExist at the preview: a filter's argument names form data the preview lacks
+@example(
+    name="J", subject="", body="{% for x in link %}{{ x|join:form.notes }}{% endfor %}", channel=""
+)
 def test_any_template_text_is_saved_or_refused_on_a_field_and_saved_ones_preview(
     workspace_a, owner, name, subject, body, channel
 ):
@@ -279,6 +283,30 @@ def test_a_valid_template_renders_any_values_bounded_and_without_secrets(
     assert len(text) <= MAX_OUTPUT_LENGTH
     for secret in _secrets():
         assert secret not in subject + text
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        # Found by the preview property: VariableDoesNotExist from join's argument, no form.
+        ("{% for x in link %}{{ x.upper|join:form.notes }}{% endfor %}", "AB"),
+        ("{{ form.a|default:form.notes }}.", "."),
+        ("{% with a=contact.name|default:form.x %}{{ a }}{% endwith %}", "Alex"),
+        ("{% firstof form.a|default:form.b 'z' %}", "z"),
+        ("{% for c in form.q|default:form.r %}{{ c }}{% empty %}none{% endfor %}", "none"),
+    ],
+)
+def test_a_filter_argument_naming_data_the_send_lacks_renders_as_blank(body, shown):
+    template_validate("", body)
+
+    _, text = template_render(
+        MessageTemplate(subject="", body=body),
+        template_context(
+            contact=SimpleNamespace(first_name="Alex", name="Alex", email="", phone=""), link="ab"
+        ),
+    )
+
+    assert text == shown
 
 
 @settings(max_examples=200, deadline=None)
