@@ -95,8 +95,10 @@ class JoinedSelect:
 
     def column(self, field_name: str, relation: str | None = None) -> str:
         """The qualified column of a field of the model, or of a joined relation's model."""
-        model = self.model if relation is None else self.model._meta.get_field(relation)
-        meta = (model if relation is None else model.related_model)._meta
+        model = (
+            self.model if relation is None else self.model._meta.get_field(relation).related_model
+        )
+        meta = model._meta
         quote = connections[self.using].ops.quote_name
         return f"{self._aliases[relation]}.{quote(meta.get_field(field_name).column)}"
 
