@@ -91,7 +91,19 @@ class JoinedSelect:
         )
         # Only names from the models' own meta are formatted in; callers pass values as params.
         self.sql = f"SELECT {columns} FROM {' '.join(joins)}"  # noqa: S608
-        self._converters: list | None = None
+        # As the compiler applies them: the backend's converters, then the field's (from_db_value).
+        connection = connections[using]
+        cols = [field.get_col("t") for _, fields, _ in self._parts for field in fields]
+        self._converters = [
+            (index, col, converters)
+            for index, col in enumerate(cols)
+            if (
+                converters := [
+                    *connection.ops.get_db_converters(col),
+                    *col.get_db_converters(connection),
+                ]
+            )
+        ]
 
     def column(self, field_name: str, relation: str | None = None) -> str:
         """The qualified column of a field of the model, or of a joined relation's model."""
@@ -110,23 +122,10 @@ class JoinedSelect:
             return [self._build(row, connection) for row in cursor.fetchall()]
 
     def _build(self, row: tuple, connection) -> Model:
-        if self._converters is None:
-            # As the compiler applies them: the backend's, then the field's (from_db_value).
-            columns = [field.get_col("t") for _, fields, _ in self._parts for field in fields]
-            self._converters = [
-                (index, column, converters)
-                for index, column in enumerate(columns)
-                if (
-                    converters := [
-                        *connection.ops.get_db_converters(column),
-                        *column.get_db_converters(connection),
-                    ]
-                )
-            ]
         values = list(row)
-        for index, column, converters in self._converters:
+        for index, col, converters in self._converters:
             for convert in converters:
-                values[index] = convert(values[index], column, connection)
+                values[index] = convert(values[index], col, connection)
         base, start = None, 0
         for model, fields, foreign_key in self._parts:
             end = start + len(fields)

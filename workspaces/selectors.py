@@ -44,8 +44,13 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
 
 
 @functools.cache
-def _membership_rows() -> JoinedSelect:
-    return JoinedSelect(Membership, ("user", "workspace"))
+def _membership_reads(user_field: str) -> tuple[JoinedSelect, str, str]:
+    """The read and its two WHERE clauses (a named workspace; the first two), written once."""
+    rows = JoinedSelect(Membership, ("user", "workspace"))
+    user = rows.column(user_field, "user")
+    named = f"WHERE {user} = %s AND {rows.column('workspace')} = %s LIMIT 1"
+    first_two = f"WHERE {user} = %s ORDER BY {rows.column('id')} LIMIT 2"
+    return rows, named, first_two
 
 
 def memberships_with_user(
@@ -55,9 +60,7 @@ def memberships_with_user(
     first two by id, each with its user and workspace joined: the API reads them with a token's
     user (careops.auth) on every request, so the SQL is written once (JoinedSelect).
     `user_field` is the user's field the token names them by (simplejwt's USER_ID_FIELD)."""
-    rows = _membership_rows()
-    user = rows.column(user_field, "user")
+    rows, named, first_two = _membership_reads(user_field)
     if workspace_id is None:
-        return rows.rows(f"WHERE {user} = %s ORDER BY {rows.column('id')} LIMIT 2", [user_key])
-    workspace = rows.column("workspace")
-    return rows.rows(f"WHERE {user} = %s AND {workspace} = %s LIMIT 1", [user_key, workspace_id])
+        return rows.rows(first_two, [user_key])
+    return rows.rows(named, [user_key, workspace_id])
