@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -13,10 +13,14 @@ from rest_framework.settings import api_settings
 _DATETIME = serializers.DateTimeField(read_only=True)
 
 
-def datetimes_renderer() -> Callable[[datetime | None], str | None]:
+def datetimes_renderer() -> Callable[[datetime | None], datetime | str | None]:
     """The serializers' DateTimeField rendering (ISO 8601 in the current time zone, "Z" for
     UTC), for rows built without field objects. The time zone is looked up once: that lookup
-    is most of a DateTimeField's cost, and a page of a list renders hundreds of datetimes."""
+    is most of a DateTimeField's cost, and a page of a list renders hundreds of datetimes.
+
+    In UTC (the API's time zone) a UTC datetime, as the database returns them, is passed on
+    as it is, as DRF's serializers do with DATETIME_FORMAT None: the API's renderer writes it
+    in C (careops.renderers), the same text DateTimeField would have made in Python."""
     if api_settings.DATETIME_FORMAT != ISO_8601:
         return lambda value: None if value is None else _DATETIME.to_representation(value)
     tz = timezone.get_current_timezone()
@@ -29,7 +33,15 @@ def datetimes_renderer() -> Callable[[datetime | None], str | None]:
         text = value.astimezone(tz).isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
 
-    return render
+    if tz is not UTC and getattr(tz, "key", None) != "UTC":
+        return render
+
+    def keep_utc(value: datetime | None) -> datetime | str | None:
+        if value is None or value.tzinfo is UTC:
+            return value
+        return render(value)
+
+    return keep_utc
 
 
 class RowsRendered:
@@ -38,7 +50,7 @@ class RowsRendered:
     page with it)."""
 
     @cached_property
-    def datetime_representation(self) -> Callable[[datetime | None], str | None]:
+    def datetime_representation(self) -> Callable[[datetime | None], datetime | str | None]:
         return datetimes_renderer()
 
 

@@ -227,7 +227,7 @@ REST_FRAMEWORK = {
         "careops.auth.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["careops.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["careops.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "careops.pagination.PageNumberPagination",
     "DEFAULT_FILTER_BACKENDS": [
