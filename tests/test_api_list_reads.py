@@ -8,9 +8,15 @@ import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from bookings import selectors as booking_selectors
+from bookings.models import Booking
+from bookings.selectors import bookings_for_workspace
 from bookings.tests.factories import BookingFactory
 from conftest import api_client_for
 from contacts.tests.factories import ContactFactory
+from messaging import selectors as messaging_selectors
+from messaging.models import Conversation
+from messaging.selectors import conversations_list
 from messaging.tests.factories import ConversationFactory
 from workspaces.models import Membership
 from workspaces.selectors import memberships_with_user
@@ -239,3 +245,49 @@ def test_a_token_naming_no_user_id_is_refused(workspace_a):
     response = client.get(BOOKINGS)
 
     assert response.status_code == 401
+
+
+# --- The lists' rows, their columns and joins resolved once per process -------------------------
+
+
+def test_the_booking_rows_are_the_bookings_own_and_each_call_starts_afresh(
+    workspace_a, workspace_b, listed
+):
+    BookingFactory(workspace=workspace_b, status=Booking.Status.CANCELLED)
+
+    a_rows = list(bookings_for_workspace(workspace=workspace_a, rows=True))
+    b_cancelled = list(bookings_for_workspace(workspace=workspace_b, status="cancelled", rows=True))
+    a_again = list(bookings_for_workspace(workspace=workspace_a, rows=True))
+
+    expected = list(
+        bookings_for_workspace(workspace=workspace_a).values(*booking_selectors.LISTED_COLUMNS)
+    )
+    assert a_rows == a_again == expected
+    assert a_rows[0]["staff__id"] == listed.pk
+    assert [row["id"] for row in b_cancelled] == [
+        booking.pk for booking in Booking.objects.filter(workspace=workspace_b)
+    ]
+    # The shared queryset is only ever chained from: never filtered, never evaluated itself.
+    assert not booking_selectors._listed_rows().query.where
+    assert booking_selectors._listed_rows()._result_cache is None
+
+
+def test_the_inbox_rows_are_the_conversations_own_with_has_failed(
+    staff, workspace_a, workspace_b, listed
+):
+    ConversationFactory(workspace=workspace_b)
+
+    rows = list(conversations_list(workspace=workspace_a, user=staff, rows=True))
+    mine = list(conversations_list(workspace=workspace_a, user=listed, assigned="me", rows=True))
+    others = list(conversations_list(workspace=workspace_b, user=staff, rows=True))
+
+    (conversation,) = conversations_list(workspace=workspace_a, user=staff)
+    assert rows == mine
+    assert rows[0]["id"] == conversation.pk
+    assert rows[0]["has_failed"] is False
+    assert rows[0]["assigned_to__id"] == listed.pk
+    assert [row["id"] for row in others] == [
+        c.pk for c in Conversation.objects.filter(workspace=workspace_b)
+    ]
+    assert not messaging_selectors._listed_rows().query.where
+    assert messaging_selectors._listed_rows()._result_cache is None

@@ -77,7 +77,7 @@ class BookingSerializer(RowsRendered, serializers.ModelSerializer):
     def to_representation(self, booking: Booking | dict) -> dict:
         # Built directly rather than by the fields above (which the schema reads): a page of
         # the lists is thousands of field calls otherwise. test_api pins the two as one. The
-        # lists pass rows (selectors.bookings_listed); one booking is read as such a row.
+        # lists pass rows (bookings_for_workspace(rows=True)); one booking is read as a row.
         row = booking if isinstance(booking, dict) else row_of(booking, selectors.LISTED_COLUMNS)
         datetime_representation = self.datetime_representation
         return {
@@ -272,8 +272,9 @@ class BookingViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
             staff=data.get("staff"),
             contact=data.get("contact"),
             booking_type=data.get("booking_type"),
+            rows=True,
         )
-        page = self.paginate_queryset(selectors.bookings_listed(bookings))
+        page = self.paginate_queryset(bookings)
         return self.get_paginated_response(BookingSerializer(page, many=True).data)
 
     @extend_schema(
@@ -282,8 +283,8 @@ class BookingViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["get"])
     def today(self, request):
-        bookings = selectors.bookings_today(workspace=request.workspace)
-        page = self.paginate_queryset(selectors.bookings_listed(bookings))
+        bookings = selectors.bookings_today(workspace=request.workspace, rows=True)
+        page = self.paginate_queryset(bookings)
         return self.get_paginated_response(BookingSerializer(page, many=True).data)
 
     @extend_schema(
@@ -296,9 +297,9 @@ class BookingViewSet(WorkspaceViewSetMixin, viewsets.GenericViewSet):
         query = UpcomingQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         bookings = selectors.bookings_upcoming(
-            workspace=request.workspace, days=query.validated_data["days"]
+            workspace=request.workspace, days=query.validated_data["days"], rows=True
         )
-        page = self.paginate_queryset(selectors.bookings_listed(bookings))
+        page = self.paginate_queryset(bookings)
         return self.get_paginated_response(BookingSerializer(page, many=True).data)
 
     @extend_schema(responses={200: BookingDetailSerializer})

@@ -53,8 +53,8 @@ class ConversationSerializer(RowsRendered, serializers.ModelSerializer):
     def to_representation(self, conversation: Conversation | dict) -> dict:
         # Built directly rather than by the fields above (which the schema reads): a page of
         # the inbox is thousands of field calls otherwise. The API tests pin the two as one.
-        # The list passes rows (selectors.conversations_listed); one conversation is read as
-        # such a row.
+        # The list passes rows (selectors.conversations_list(rows=True)); one conversation is
+        # read as such a row.
         if isinstance(conversation, dict):
             row = conversation
         else:
@@ -196,9 +196,9 @@ class ConversationViewSet(
         filters = ConversationFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         conversations = selectors.conversations_list(
-            workspace=request.workspace, user=request.user, **filters.validated_data
+            workspace=request.workspace, user=request.user, rows=True, **filters.validated_data
         )
-        page = self.paginate_queryset(selectors.conversations_listed(conversations))
+        page = self.paginate_queryset(conversations)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(request=ConversationUpdateSerializer, responses={200: ConversationSerializer})
