@@ -14,7 +14,7 @@ from django.db.models import F
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from careops.pagination import KeysetPagination
+from careops.pagination import KeysetPagination, _Ordering
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 
@@ -94,6 +94,19 @@ def test_an_order_without_the_primary_key_gets_it_as_the_last_key(crowd):
 
     seen = [pk for page in forward for pk in page]
     assert seen == list(crowd.order_by("name", "pk").values_list("pk", flat=True))
+
+
+def test_an_order_is_read_once_per_model_unless_it_names_the_querysets_own_annotation(crowd):
+    by_name = _Ordering.of(crowd.order_by("name", "pk"))
+    again = _Ordering.of(Contact.objects.filter(name="Bo").order_by("name", "pk"))
+    # The same name for another expression in each queryset: each is read from its own.
+    as_text = _Ordering.of(crowd.annotate(key=F("name")).order_by("key", "pk"))
+    as_time = _Ordering.of(crowd.annotate(key=F("created_at")).order_by("key", "pk"))
+
+    assert again is by_name
+    assert as_text.terms[0].field.get_internal_type() == "CharField"
+    assert as_time.terms[0].field.get_internal_type() == "DateTimeField"
+    assert as_text.fingerprint != by_name.fingerprint
 
 
 def test_rows_added_or_removed_between_pages_neither_repeat_nor_vanish(workspace_a):
