@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -72,3 +73,15 @@ def nested(row: dict, prefix: str, fields: tuple[str, ...]) -> dict | None:
     if row[f"{prefix}__id"] is None:
         return None
     return {name: row[f"{prefix}__{name}"] for name in fields}
+
+
+class QueryParamsSerializer(serializers.Serializer):
+    """A serializer of a list's query parameters, which every request of the list validates.
+    Its fields are shallow copies of the class's declared ones, where DRF deep-copies them,
+    which runs each field's __init__ again (a ChoiceField rebuilds its choices): for the
+    bookings list's six filters, half a million instructions a request, 4% of a page. The
+    copies share only what validating reads and never changes (choices, validators, error
+    messages); binding sets each copy's own name and parent."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}

@@ -4,11 +4,14 @@ show (never a user's password hash)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from bookings import selectors as booking_selectors
+from bookings.api.bookings import BookingFilterSerializer
 from bookings.models import Booking
 from bookings.selectors import bookings_for_workspace
 from bookings.tests.factories import BookingFactory
@@ -291,3 +294,22 @@ def test_the_inbox_rows_are_the_conversations_own_with_has_failed(
     ]
     assert not messaging_selectors._listed_rows().query.where
     assert messaging_selectors._listed_rows()._result_cache is None
+
+
+# --- Query parameters: the declared fields copied shallowly (careops.serializers) ---------------
+
+
+def test_query_parameters_validate_alike_on_copies_of_fields_left_unbound():
+    good = BookingFilterSerializer(data={"status": "cancelled", "staff": "7", "from": "2030-01-02"})
+    bad = BookingFilterSerializer(data={"status": "nope", "staff": "0", "from": "soon"})
+
+    assert good.is_valid()
+    assert good.validated_data == {"status": "cancelled", "staff": 7, "from": date(2030, 1, 2)}
+    assert not bad.is_valid()
+    assert set(bad.errors) == {"status", "staff", "from"}
+    assert good.fields["staff"] is not bad.fields["staff"]
+    assert good.fields["staff"].parent is good
+    # The class's own fields are never bound: each serializer binds its copies.
+    declared = BookingFilterSerializer._declared_fields["staff"]
+    assert declared.parent is None
+    assert declared.field_name is None

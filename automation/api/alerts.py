@@ -14,6 +14,7 @@ from automation.models import Alert
 from automation.selectors import alerts_for_workspace
 from careops.errors import Forbidden
 from careops.pagination import PageNumberPagination
+from careops.serializers import QueryParamsSerializer
 from careops.tenancy import WorkspaceViewSetMixin, area_denial
 from workspaces.api import UserBriefSerializer
 
@@ -54,7 +55,7 @@ class AlertSerializer(serializers.ModelSerializer):
         }
 
 
-class AlertFilterSerializer(serializers.Serializer):
+class AlertFilterSerializer(QueryParamsSerializer):
     open = serializers.BooleanField(
         required=False,
         default=True,

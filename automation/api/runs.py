@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from automation.models import AutomationRun
 from careops.pagination import PageNumberPagination
+from careops.serializers import QueryParamsSerializer
 from careops.tenancy import WorkspaceViewSetMixin
 
 # --- Serializers ------------------------------------------------------------------------------
@@ -51,7 +52,7 @@ class AutomationRunSerializer(serializers.ModelSerializer):
         }
 
 
-class RunFilterSerializer(serializers.Serializer):
+class RunFilterSerializer(QueryParamsSerializer):
     contact = serializers.IntegerField(min_value=1, required=False, help_text="A contact's id.")
     booking = serializers.IntegerField(min_value=1, required=False, help_text="A booking's id.")
     rule = serializers.IntegerField(min_value=1, required=False, help_text="A rule's id.")

@@ -28,7 +28,7 @@ from bookings.models import Booking, BookingStatusChange, BookingType
 from bookings.setup_services import member_or_none
 from careops.errors import InvalidInput
 from careops.pagination import KeysetPagination
-from careops.serializers import RowsRendered, nested, row_of
+from careops.serializers import QueryParamsSerializer, RowsRendered, nested, row_of
 from careops.tenancy import WorkspaceViewSetMixin
 from careops.throttling import ScopedRateThrottle
 from contacts.api.contacts import CONTACT_BRIEF_FIELDS, ContactBriefSerializer
@@ -168,7 +168,7 @@ class DateOrDateTimeField(serializers.CharField):
         return parsed
 
 
-class BookingFilterSerializer(serializers.Serializer):
+class BookingFilterSerializer(QueryParamsSerializer):
     status = serializers.ChoiceField(choices=Booking.Status.choices, required=False)
     # "from" is a keyword: declared under another name and renamed in the fields.
     from_ = DateOrDateTimeField(
@@ -204,7 +204,7 @@ def _moment(value, tz, *, end_of_day: bool = False) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=tz)
 
 
-class UpcomingQuerySerializer(serializers.Serializer):
+class UpcomingQuerySerializer(QueryParamsSerializer):
     days = serializers.IntegerField(min_value=1, max_value=62, required=False, default=7)
 
 

@@ -25,6 +25,7 @@ from bookings.setup_services import member_or_none
 from careops import rls
 from careops.errors import InvalidInput, NotFound
 from careops.schema import ErrorSerializer
+from careops.serializers import QueryParamsSerializer
 from workspaces.models import Workspace
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -137,7 +138,7 @@ class PublicBookingResultSerializer(serializers.Serializer):
     manage_url = serializers.CharField(help_text="The client's link to cancel or reschedule.")
 
 
-class SlotQuerySerializer(serializers.Serializer):
+class SlotQuerySerializer(QueryParamsSerializer):
     workspace = serializers.SlugField(help_text="The workspace's slug.")
     booking_type = serializers.CharField(max_length=60, help_text="The type's slug or id.")
     from_ = serializers.DateField(help_text="First day, YYYY-MM-DD.")
@@ -210,7 +211,7 @@ class PublicTypesSerializer(serializers.Serializer):
     booking_types = PublicBookingTypeSerializer(many=True)
 
 
-class PublicTypesQuerySerializer(serializers.Serializer):
+class PublicTypesQuerySerializer(QueryParamsSerializer):
     workspace = serializers.SlugField(help_text="The workspace's slug.")
 
 

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from careops import rls
 from careops.errors import NotFound
 from careops.pagination import KeysetPagination, PageNumberPagination
-from careops.serializers import RowsRendered, row_of
+from careops.serializers import QueryParamsSerializer, RowsRendered, row_of
 from careops.tenancy import WorkspaceViewSetMixin, staff_areas
 from careops.throttling import ScopedRateThrottle
 from contacts import selectors, services
@@ -179,7 +179,7 @@ class ReceivedSerializer(serializers.Serializer):
     status = serializers.CharField(help_text='Always "received".')
 
 
-class ContactFilterSerializer(serializers.Serializer):
+class ContactFilterSerializer(QueryParamsSerializer):
     q = serializers.CharField(
         required=False, allow_blank=True, max_length=200, help_text="Name, email or phone."
     )

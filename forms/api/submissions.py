@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from bookings.models import Booking
 from careops.errors import NotFound
 from careops.parsers import JSONParser
+from careops.serializers import QueryParamsSerializer
 from careops.tenancy import WorkspaceViewSetMixin
 from contacts.api.contacts import ContactBriefSerializer
 from contacts.models import Contact
@@ -147,7 +148,7 @@ class SubmissionSentSerializer(SubmissionDetailSerializer):
         return submission_link(submission)
 
 
-class SubmissionFilterSerializer(serializers.Serializer):
+class SubmissionFilterSerializer(QueryParamsSerializer):
     status = serializers.ChoiceField(choices=FormSubmission.Status.choices, required=False)
     contact = serializers.IntegerField(min_value=1, required=False, help_text="A contact's id.")
     booking = serializers.IntegerField(min_value=1, required=False, help_text="A booking's id.")

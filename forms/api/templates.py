@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from bookings.models import BookingType
 from careops.pagination import PageNumberPagination
+from careops.serializers import QueryParamsSerializer
 from careops.tenancy import WorkspaceViewSetMixin
 from forms import selectors, services
 from forms.fields import FIELD_TYPES, MAX_FIELDS
@@ -105,7 +106,7 @@ class FormTemplateSerializer(serializers.ModelSerializer):
         return declared
 
 
-class TemplateListFilterSerializer(serializers.Serializer):
+class TemplateListFilterSerializer(QueryParamsSerializer):
     include_archived = serializers.BooleanField(
         required=False, default=False, help_text="Also list archived forms (after the live ones)."
     )

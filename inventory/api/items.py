@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from bookings.models import Booking, BookingType
 from careops.errors import InvalidInput
+from careops.serializers import QueryParamsSerializer
 from careops.tenancy import WorkspaceViewSetMixin
 from inventory import selectors, services
 from inventory.models import BookingTypeConsumption, InventoryItem, InventoryUsage
@@ -188,7 +189,7 @@ class ConsumptionSetSerializer(serializers.Serializer):
     quantity = quantity_field(minimum=0, help_text="Used by one booking; 0 removes it.")
 
 
-class ItemFilterSerializer(serializers.Serializer):
+class ItemFilterSerializer(QueryParamsSerializer):
     q = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="Name or SKU."
     )

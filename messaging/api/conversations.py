@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from careops.pagination import KeysetPagination
 from careops.schema import ErrorSerializer
-from careops.serializers import RowsRendered, nested, row_of
+from careops.serializers import QueryParamsSerializer, RowsRendered, nested, row_of
 from careops.tenancy import WorkspaceViewSetMixin
 from contacts.api.contacts import CONTACT_BRIEF_FIELDS, ContactBriefSerializer
 from messaging import selectors, services
@@ -85,7 +85,7 @@ class ConversationUpdateSerializer(serializers.Serializer):
     )
 
 
-class ConversationFilterSerializer(serializers.Serializer):
+class ConversationFilterSerializer(QueryParamsSerializer):
     unread = serializers.BooleanField(
         required=False, allow_null=True, default=None, help_text="true: only unread ones."
     )
@@ -158,7 +158,7 @@ class ReplySerializer(serializers.Serializer):
     )
 
 
-class ThreadQuerySerializer(serializers.Serializer):
+class ThreadQuerySerializer(QueryParamsSerializer):
     after = serializers.IntegerField(
         required=False, min_value=0, help_text="Only messages with a greater id (polling)."
     )
