@@ -96,8 +96,9 @@ bench-http-1m: install services
 	$(BENCH_1M_ENV) $(BIN)/python manage.py seed_demo --bookings 1000000
 	$(BENCH_1M_ENV) $(BIN)/python bench/http/run.py --no-automation --results bench/RESULTS-1M.md
 
-# Instructions per request of the API's lists and the baseline, in-process under callgrind
-# (bench/instructions.py): steady where req/s are not. Needs valgrind and careops_bench seeded.
+# Work per request of the API's lists and the baseline, in-process (bench/instructions.py):
+# instructions and instruction-cache misses under callgrind (steady where req/s are not) and
+# CPU time measured natively. Needs valgrind and careops_bench seeded.
 .PHONY: bench-instructions
 bench-instructions: install services
 	$(BENCH_ENV) REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python bench/instructions.py

@@ -1,33 +1,47 @@
-"""Instructions per request: the API's lists and the bare baseline under callgrind.
+"""Work per request: the API's lists and the bare baseline, counted (callgrind) and timed.
 
     make bench-instructions        (careops_bench, as `make bench-http` seeds it)
 
-Requests per second on a shared 2-core machine move by a third within the hour; the
-instructions a request executes do not. This runs each list request in-process through the
+Requests per second on a shared 2-core machine move by a third within the hour; what one
+request costs in-process moves much less. This runs each list request in-process through the
 WSGI app (the app with its middleware, JWT and throttle; the baseline of bench/http/baseline.py)
-under valgrind's callgrind, counting only the measured requests, and prints the instructions
-per request of the Python process (the database's own work is not counted). Use it to compare
-two versions of the code; use `make bench-http` for throughput.
+and prints, per request of the Python process (the database's own work is not counted):
+
+- instructions, under valgrind's callgrind (counting only the measured requests): the same
+  count whatever else the machine does, so the figure to compare two versions of the code by;
+- first-level instruction-cache misses, from callgrind's cache simulation;
+- CPU time, measured natively (no valgrind): the best of five rounds of BENCH_CPU_REQUESTS.
+
+Instructions alone flatter the app against the baseline: the app runs through far more code
+(Django, DRF, the JWT, the throttle, logging), so each instruction costs it more. Its
+instruction-cache misses per request are several times the baseline's, and CPU time, which
+under load is what decides requests per second, is the ratio to read against `make
+bench-http`'s.
 
 It needs valgrind (with its headers, for the two-line helper compiled into a temporary
 directory that tells callgrind where counting starts) and gcc. BENCH_INSTR_REQUESTS requests
-per path (default 20) after 30 that are not counted (nor slowed down).
+per path are counted (default 20) after 30 that are not (nor slowed down); BENCH_CPU_REQUESTS
+(default 200) are timed per round.
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
 from io import BytesIO
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 REQUESTS = int(os.environ.get("BENCH_INSTR_REQUESTS", "20"))
+CPU_REQUESTS = int(os.environ.get("BENCH_CPU_REQUESTS", "200"))
+CPU_ROUNDS = 5
 WARMUP = 30
 PAGE = "page_size=50"
 # (label, the app's path, the baseline's path)
@@ -49,6 +63,40 @@ void end(const char *label) {
 
 
 def main() -> None:
+    counts = count()
+    timed = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "--time"],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()[-1]
+    )
+    print(
+        f"Per request: instructions and L1 instruction-cache misses (callgrind, {REQUESTS} "
+        f"requests each), CPU time (best of {CPU_ROUNDS} rounds of {CPU_REQUESTS})."
+    )
+    print(
+        f"{'':24} {'instructions (M)':>24} {'I-cache misses (k)':>20} {'CPU (ms)':>21}\n"
+        f"{'':24} {'app':>8} {'base':>7} {'ratio':>7} {'app':>6} {'base':>6} {'x':>6} "
+        f"{'app':>6} {'base':>6} {'ratio':>7}"
+    )
+    for n, (label, _, _) in enumerate(PATHS):
+        app, base = counts.get(f"app-{n}"), counts.get(f"base-{n}")
+        cpu_app, cpu_base = timed.get(f"app-{n}"), timed.get(f"base-{n}")
+        cells = [f"{label:24}", f"{app[0] / 1e6:8.2f}"]
+        if base:
+            cells += [f"{base[0] / 1e6:7.2f}", f"{base[0] / app[0]:7.2f}"]
+            cells += [f"{app[1] / 1e3:6.1f}", f"{base[1] / 1e3:6.1f}", f"{app[1] / base[1]:6.1f}"]
+            cells += [f"{cpu_app:6.2f}", f"{cpu_base:6.2f}", f"{cpu_base / cpu_app:7.2f}"]
+        else:
+            cells += [" " * 15, f"{app[1] / 1e3:6.1f}", " " * 13, f"{cpu_app:6.2f}"]
+        print(" ".join(cells))
+
+
+def count() -> dict[str, tuple[float, float]]:
+    """Under callgrind: (instructions, L1 instruction-cache misses) per request, by label."""
     with tempfile.TemporaryDirectory() as work:
         helper = Path(work) / "callgrind_helper.so"
         source = Path(work) / "helper.c"
@@ -57,6 +105,7 @@ def main() -> None:
         command = [
             "valgrind",
             "--tool=callgrind",
+            "--cache-sim=yes",
             "--instr-atstart=no",
             "--collect-atstart=no",
             f"--callgrind-out-file={work}/out.%p.%n",
@@ -70,20 +119,17 @@ def main() -> None:
         for dump in Path(work).glob("out.*"):
             text = dump.read_text(errors="replace")
             label = re.search(r"Trigger: Client Request: (\S+)", text)
-            total = re.search(r"^totals: (\d+)", text, re.MULTILINE)
-            if label and total:
-                counts[label.group(1)] = int(total.group(1)) / REQUESTS
-    print(f"Instructions per request (callgrind, {REQUESTS} requests each, millions):")
-    print(f"{'':24} {'app':>8} {'baseline':>9} {'ratio':>6}")
-    for n, (label, _, _) in enumerate(PATHS):
-        app, base = counts.get(f"app-{n}"), counts.get(f"base-{n}")
-        ratio = f"{base / app:6.2f}" if app and base else ""
-        base_text = f"{base / 1e6:9.2f}" if base else " " * 9
-        print(f"{label:24} {app / 1e6:8.2f} {base_text} {ratio}")
+            events = re.search(r"^events: (.+)$", text, re.MULTILINE)
+            totals = re.search(r"^totals: (.+)$", text, re.MULTILINE)
+            if label and events and totals:
+                names, values = events.group(1).split(), map(int, totals.group(1).split())
+                found = dict(zip(names, values, strict=True))
+                counts[label.group(1)] = (found["Ir"] / REQUESTS, found["I1mr"] / REQUESTS)
+    return counts
 
 
-def measure(helper: str) -> None:
-    """Inside valgrind: every request through each WSGI app, counting the last REQUESTS."""
+def setup():
+    """Django set up; (the app, the baseline, request(app, url)) with the demo owner's JWT."""
     sys.path[:0] = [str(ROOT), str(HERE / "http")]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careops.settings")
     os.environ.setdefault("THROTTLE_USER", "1000000000/min")
@@ -104,7 +150,6 @@ def measure(helper: str) -> None:
         "HTTP_AUTHORIZATION": f"Bearer {AccessToken.for_user(owner.user)}",
         "HTTP_X_WORKSPACE_ID": str(owner.workspace_id),
     }
-    callgrind = ctypes.CDLL(helper)
 
     def request(app, url: str) -> None:
         path, _, query = url.partition("?")
@@ -126,20 +171,51 @@ def measure(helper: str) -> None:
         if not status[0].startswith("200"):
             raise SystemExit(f"{url}: {status[0]} {body[:200]!r}")
 
-    for n, (_, path, bare) in enumerate(PATHS):
-        for name, app, url in (("app", application, path), ("base", baseline.application, bare)):
-            if url is None:
-                continue
-            for _ in range(WARMUP):  # not instrumented: valgrind runs them at full speed
+    return application, baseline.application, request
+
+
+def runs():
+    """(label, WSGI app, url) of every measured run, in order."""
+    application, bare, request = setup()
+    for n, (_, path, bare_path) in enumerate(PATHS):
+        for name, app, url in (("app", application, path), ("base", bare, bare_path)):
+            if url is not None:
+                yield f"{name}-{n}", app, url, request
+
+
+def measure(helper: str) -> None:
+    """Inside valgrind: every request through each WSGI app, counting the last REQUESTS."""
+    callgrind = ctypes.CDLL(helper)
+    for label, app, url, request in runs():
+        for _ in range(WARMUP):  # not instrumented: valgrind runs them at full speed
+            request(app, url)
+        callgrind.begin()
+        for _ in range(REQUESTS):
+            request(app, url)
+        callgrind.end(label.encode())
+
+
+def time_cpu() -> None:
+    """Natively: the CPU time of one request (ms), the best of CPU_ROUNDS rounds; one JSON
+    line on stdout."""
+    timed = {}
+    for label, app, url, request in runs():
+        for _ in range(WARMUP):
+            request(app, url)
+        best = float("inf")
+        for _ in range(CPU_ROUNDS):
+            started = time.process_time()
+            for _ in range(CPU_REQUESTS):
                 request(app, url)
-            callgrind.begin()
-            for _ in range(REQUESTS):
-                request(app, url)
-            callgrind.end(f"{name}-{n}".encode())
+            best = min(best, (time.process_time() - started) * 1000 / CPU_REQUESTS)
+        timed[label] = best
+    print(json.dumps(timed))
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--measure"]:
         measure(sys.argv[2])
+    elif sys.argv[1:2] == ["--time"]:
+        time_cpu()
     else:
         main()
