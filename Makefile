@@ -103,6 +103,13 @@ bench-http-1m: install services
 bench-instructions: install services
 	$(BENCH_ENV) REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python bench/instructions.py
 
+# What each layer of an API request costs (bench/layers.py): a list's CPU per request with
+# request logging, the throttle, the page middleware, the JWT check or the membership read
+# taken out in-process, one at a time and all together. Needs careops_bench seeded.
+.PHONY: bench-layers
+bench-layers: install services
+	$(BENCH_ENV) REDIS_URL=redis://127.0.0.1:6379/9 $(BIN)/python bench/layers.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -1,0 +1,186 @@
+"""What each layer of an API request costs: the CPU of a list with one layer left out at a time.
+
+    make bench-layers        (careops_bench, as `make bench-http` seeds it)
+
+The baseline of `make bench-http` answers the lists' queries with none of what the app runs
+around them. This measures, in-process, the CPU time of one request to a list as the app
+serves it, then with each of those layers taken out, one at a time and then all together:
+
+- request logging: django-structlog's middleware (a request id, the caller's address and user,
+  and its request_started and request_finished events);
+- the throttle: DRF's throttles, counting in Redis (one round trip);
+- the middleware for pages: sessions, CSRF, messages, clickjacking, CSP, htmx, axes, gzip and
+  whitenoise, which an API request passes through too;
+- the JWT's check: decoding and verifying the bearer token (kept once verified, here);
+- the membership read: the query reading the caller's user and membership (kept once read).
+
+Taking a layer out here is done for the measurement only (settings and methods replaced
+in-process); nothing of it is a way to serve requests. Each figure is the best of
+BENCH_CPU_ROUNDS rounds (default 5, interleaving the configurations) of BENCH_CPU_REQUESTS
+requests (default 200), after warming up; the baseline's CPU for the same list is printed for
+comparison.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE), str(HERE / "http")]
+
+import instructions  # noqa: E402 - after the path: bench/instructions.py, the request harness
+
+REQUESTS = int(os.environ.get("BENCH_CPU_REQUESTS", "200"))
+ROUNDS = int(os.environ.get("BENCH_CPU_ROUNDS", "5"))
+WARMUP = 30
+LISTS = [
+    ("today's bookings", "/api/v1/bookings/today", "/bookings/today"),
+    ("conversations list", "/api/v1/messages/conversations", "/conversations"),
+    ("bookings list, page 1", "/api/v1/bookings?page_size=50", "/bookings?page_size=50"),
+]
+PAGE_MIDDLEWARE = (
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+)
+LOGGING_MIDDLEWARE = "django_structlog.middlewares.RequestMiddleware"
+
+
+@contextlib.contextmanager
+def without_middleware(names: tuple[str, ...]) -> Iterator[None]:
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    kept = [name for name in settings.MIDDLEWARE if name not in names]
+    with override_settings(MIDDLEWARE=kept):
+        yield
+
+
+@contextlib.contextmanager
+def replaced(owner, name: str, make: Callable) -> Iterator[None]:
+    original = getattr(owner, name)
+    setattr(owner, name, make(original))
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def kept_once(function: Callable) -> Callable:
+    """`function` answering each distinct call once, from memory afterwards."""
+    memory: dict = {}
+
+    def call(*args, **kwargs):
+        key = (args, tuple(sorted(kwargs.items())))
+        if key not in memory:
+            memory[key] = function(*args, **kwargs)
+        return memory[key]
+
+    return call
+
+
+def layers() -> list[tuple[str, Callable[[], contextlib.AbstractContextManager]]]:
+    from rest_framework.views import APIView
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+
+    import workspaces.selectors
+
+    def no_logging():
+        return without_middleware((LOGGING_MIDDLEWARE,))
+
+    def no_throttle():
+        return replaced(APIView, "get_throttles", lambda _original: lambda self: [])
+
+    def no_page_middleware():
+        return without_middleware(PAGE_MIDDLEWARE)
+
+    def jwt_kept():
+        def make(original):
+            verified: dict = {}
+
+            def get_validated_token(self, raw):
+                if raw not in verified:
+                    verified[raw] = original(self, raw)
+                return verified[raw]
+
+            return get_validated_token
+
+        return replaced(JWTAuthentication, "get_validated_token", make)
+
+    def membership_kept():
+        return replaced(workspaces.selectors, "memberships_with_user", kept_once)
+
+    def none_of_them():
+        stack = contextlib.ExitStack()
+        stack.enter_context(without_middleware((LOGGING_MIDDLEWARE, *PAGE_MIDDLEWARE)))
+        for each in (no_throttle, jwt_kept, membership_kept):
+            stack.enter_context(each())
+        return stack
+
+    return [
+        ("as served", contextlib.nullcontext),
+        ("without request logging", no_logging),
+        ("without the throttle", no_throttle),
+        ("without the middleware for pages", no_page_middleware),
+        ("with the JWT checked once", jwt_kept),
+        ("with the membership read once", membership_kept),
+        ("with all five", none_of_them),
+    ]
+
+
+def cpu_ms(request: Callable, app, url: str) -> float:
+    """The CPU of one request, over REQUESTS of them after a warm-up."""
+    for _ in range(WARMUP):
+        request(app, url)
+    started = time.process_time()
+    for _ in range(REQUESTS):
+        request(app, url)
+    return (time.process_time() - started) * 1000 / REQUESTS
+
+
+def main() -> None:
+    _, bare, request = instructions.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+
+    configurations = [*layers(), ("the baseline", None)]
+    best = {label: [float("inf")] * len(LISTS) for label, _ in configurations}
+    # Rounds interleave the configurations, so that a slower minute of the machine falls on
+    # all of them rather than on one.
+    for _ in range(ROUNDS):
+        for label, layer in configurations:
+            for n, (_, path, bare_path) in enumerate(LISTS):
+                if layer is None:
+                    ms = cpu_ms(request, bare, bare_path)
+                else:
+                    with layer():
+                        app = WSGIHandler()  # its middleware chain from the settings of now
+                        ms = cpu_ms(request, app, path)
+                best[label][n] = min(best[label][n], ms)
+    served = best["as served"]
+    print(f"CPU per request, ms (best of {ROUNDS} rounds of {REQUESTS}; against as served)")
+    print(f"{'':34}" + "".join(f"{name:>26}" for name, _, _ in LISTS))
+    for label, _ in configurations:
+        figures = best[label]
+        if label in ("as served", "the baseline"):
+            cells = "".join(f"{ms:>26.2f}" for ms in figures)
+        else:
+            cells = "".join(
+                f"{ms:>14.2f} ({ms - s:+5.2f} ms)" for ms, s in zip(figures, served, strict=True)
+            )
+        print(f"{label:34}{cells}")
+
+
+if __name__ == "__main__":
+    main()
