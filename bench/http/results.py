@@ -175,6 +175,18 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def second_page_lines(second: Scenario | None, deepest: Scenario, deep: int) -> list[str]:
+    """Page 2 against the deep page: whether a page costs more the deeper it is, apart from
+    what any page after the first costs (its seek) over the first."""
+    if second is None:
+        return []
+    return [
+        f"- Page 2 vs page {deep}: p50 {second.app.p50:.1f} ms vs {deepest.app.p50:.1f} ms, "
+        f"{second.app.rps:.1f} vs {deepest.app.rps:.1f} req/s (page {deep} "
+        f"{second.app.rps / deepest.app.rps:.2f}x slower by requests/s)."
+    ]
+
+
 def report(
     *,
     info: dict[str, str],
@@ -237,6 +249,7 @@ def report(
         f"- Page 1 vs page {deep} within 1.2x: p50 {first.app.p50:.1f} ms vs "
         f"{deepest.app.p50:.1f} ms (**{deep_ratio:.2f}x**), requests/s ratio "
         f"{deep_rps:.2f}x ({'met' if max(deep_ratio, deep_rps) <= 1.2 else 'missed'}).",
+        *second_page_lines(by_name.get("bookings list, page 2"), deepest, deep),
         "- Every list query uses an index: "
         + (
             "**yes** (no sequential scan in any plan below)."

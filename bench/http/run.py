@@ -149,6 +149,20 @@ def deep_page(app: Server, api: dict[str, str], first: dict) -> tuple[str, str, 
     return relative(url), baseline, page, "keyset (cursor)"
 
 
+def second_page(first: dict, deep: int, api: dict[str, str], offset: str) -> list[Scenario]:
+    """Page 2 of the bookings, beside page 1 and the deep page: what a page after the first
+    costs, apart from how deep it is. None when the deep page is page 2 or there is none."""
+    following = first.get("next")
+    if deep <= 2 or not following:
+        return []
+    if offset:
+        baseline = f"/bookings?paging=offset&page=2&page_size={PAGE_SIZE}"
+    else:
+        last = first["results"][-1]
+        baseline = f"/bookings?page_size={PAGE_SIZE}&after={last['start']},{last['id']}"
+    return [Scenario("bookings list, page 2", relative(following), api, baseline, True)]
+
+
 def same_rows(app: Server, bare: Server, scenario: Scenario) -> None:
     """The baseline must answer with the same rows, in the same order, as the app."""
     response = requests.get(app.url + scenario.path, headers=scenario.headers, timeout=30)
@@ -393,6 +407,7 @@ def run_http(app: Server, bare: Server, workspace: Workspace, owner: User, logs:
             f"/bookings?{offset}page_size={PAGE_SIZE}",
             True,
         ),
+        *second_page(first, deep, api, offset),
         Scenario(f"bookings list, page {deep}", deep_app, api, deep_bare, True),
         Scenario(
             "today's bookings", "/api/v1/bookings/today", api, f"/bookings/today?{offset}", True
