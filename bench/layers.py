@@ -38,10 +38,13 @@ import instructions  # noqa: E402 - after the path: bench/instructions.py, the r
 REQUESTS = int(os.environ.get("BENCH_CPU_REQUESTS", "200"))
 ROUNDS = int(os.environ.get("BENCH_CPU_ROUNDS", "5"))
 WARMUP = 30
+NOTHING = "/bench/nothing"
 LISTS = [
     ("today's bookings", "/api/v1/bookings/today", "/bookings/today"),
     ("conversations list", "/api/v1/messages/conversations", "/conversations"),
     ("bookings list, page 1", "/api/v1/bookings?page_size=50", "/bookings?page_size=50"),
+    # The floor: an API view that reads and returns nothing, behind the same layers.
+    ("nothing", NOTHING, None),
 ]
 PAGE_MIDDLEWARE = (
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -140,6 +143,26 @@ def layers() -> list[tuple[str, Callable[[], contextlib.AbstractContextManager]]
     ]
 
 
+def __getattr__(name: str):
+    """This module is the run's URLconf (ROOT_URLCONF="layers"): the app's URLs and NOTHING,
+    built on first use, once Django is set up."""
+    if name != "urlpatterns":
+        raise AttributeError(name)
+    from django.urls import include, path
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    class Nothing(APIView):
+        """The API's authentication, permission and throttle, and an empty answer."""
+
+        def get(self, request):
+            return Response({})
+
+    global urlpatterns
+    urlpatterns = [path(NOTHING.lstrip("/"), Nothing.as_view()), path("", include("careops.urls"))]
+    return urlpatterns
+
+
 def cpu_ms(request: Callable, app, url: str) -> float:
     """The CPU of one request, over REQUESTS of them after a warm-up."""
     for _ in range(WARMUP):
@@ -153,6 +176,9 @@ def cpu_ms(request: Callable, app, url: str) -> float:
 def main() -> None:
     _, bare, request = instructions.setup()
     from django.core.handlers.wsgi import WSGIHandler
+    from django.test.utils import override_settings
+
+    override_settings(ROOT_URLCONF="layers").enable()
 
     configurations = [*layers(), ("the baseline", None)]
     best = {label: [float("inf")] * len(LISTS) for label, _ in configurations}
@@ -162,6 +188,8 @@ def main() -> None:
         for label, layer in configurations:
             for n, (_, path, bare_path) in enumerate(LISTS):
                 if layer is None:
+                    if bare_path is None:
+                        continue  # no baseline answers nothing
                     ms = cpu_ms(request, bare, bare_path)
                 else:
                     with layer():
@@ -174,7 +202,9 @@ def main() -> None:
     for label, _ in configurations:
         figures = best[label]
         if label in ("as served", "the baseline"):
-            cells = "".join(f"{ms:>26.2f}" for ms in figures)
+            cells = "".join(
+                f"{ms:>26.2f}" if ms != float("inf") else f"{'-':>26}" for ms in figures
+            )
         else:
             cells = "".join(
                 f"{ms:>14.2f} ({ms - s:+5.2f} ms)" for ms, s in zip(figures, served, strict=True)
