@@ -297,18 +297,20 @@ def report(
 
 
 def floor_lines(scenarios: list[Scenario]) -> list[str]:
-    """What the cheapest authenticated request serves, as a share of each list's baseline: the
-    ratio no list can pass, whatever its query, while a request costs the app that much."""
+    """What `who am I` serves, as a share of each list's baseline. It is no floor: its
+    serializer costs more than a list's (make bench-layers measures an API view that reads
+    nothing)."""
     floor = next((s for s in scenarios if s.name.startswith("floor: who am I")), None)
     lists = [s for s in scenarios if s.bare]
     if floor is None or not lists:
         return []
     shares = [floor.app.rps / s.bare.rps for s in lists]
     return [
-        f"  - The floor: who am I (the JWT, its user and memberships, the throttle, DRF, "
-        f"nothing listed) serves {floor.app.rps:,.0f} req/s, {min(shares):.2f} to "
-        f"{max(shares):.2f} of the lists' baselines: the most a list can reach while every "
-        "authenticated request costs the app that much."
+        f"  - For comparison, who am I (the JWT, its user and memberships, the throttle, DRF, "
+        f"the user and memberships serialized) serves {floor.app.rps:,.0f} req/s, "
+        f"{min(shares):.2f} to {max(shares):.2f} of the lists' baselines. It is no floor: "
+        "in-process it takes more CPU than a list (`make bench-layers` measures an API view "
+        "that reads nothing)."
     ]
 
 
