@@ -182,8 +182,8 @@ def second_page_lines(second: Scenario | None, deepest: Scenario, deep: int) -> 
         return []
     return [
         f"- Page 2 vs page {deep}: p50 {second.app.p50:.1f} ms vs {deepest.app.p50:.1f} ms, "
-        f"{second.app.rps:.1f} vs {deepest.app.rps:.1f} req/s (page {deep} "
-        f"{second.app.rps / deepest.app.rps:.2f}x slower by requests/s)."
+        f"{second.app.rps:.1f} vs {deepest.app.rps:.1f} req/s (page 2 over page {deep}: "
+        f"{second.app.rps / deepest.app.rps:.2f}x)."
     ]
 
 

@@ -151,7 +151,7 @@ def deep_page(app: Server, api: dict[str, str], first: dict) -> tuple[str, str, 
 
 def second_page(first: dict, deep: int, api: dict[str, str], offset: str) -> list[Scenario]:
     """Page 2 of the bookings, beside page 1 and the deep page: what a page after the first
-    costs, apart from how deep it is. None when the deep page is page 2 or there is none."""
+    costs, apart from how deep it is. Nothing when the deep page is page 2 or there is none."""
     following = first.get("next")
     if deep <= 2 or not following:
         return []
