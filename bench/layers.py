@@ -14,6 +14,12 @@ serves it, then with each of those layers taken out, one at a time and then all 
 - the JWT's check: decoding and verifying the bearer token (kept once verified, here);
 - the membership read: the query reading the caller's user and membership (kept once read).
 
+Beside the lists, two API views of its own behind the same layers: one that reads and returns
+nothing (what the layers cost alone), and today's bookings read by hand (the baseline's SQL,
+its rows turned straight into the same JSON as /api/v1/bookings/today gives: what the read
+through the ORM and the serializer costs over SQL written once). This module is the run's
+URLconf for them.
+
 Taking a layer out here is done for the measurement only (settings and methods replaced
 in-process); nothing of it is a way to serve requests. Each figure is the best of
 BENCH_CPU_ROUNDS rounds (default 5, interleaving the configurations) of BENCH_CPU_REQUESTS
