@@ -200,16 +200,18 @@ def time_cpu() -> None:
     line on stdout."""
     timed = {}
     for label, app, url, request in runs():
-        for _ in range(WARMUP):
-            request(app, url)
-        best = float("inf")
-        for _ in range(CPU_ROUNDS):
-            started = time.process_time()
-            for _ in range(CPU_REQUESTS):
-                request(app, url)
-            best = min(best, (time.process_time() - started) * 1000 / CPU_REQUESTS)
-        timed[label] = best
+        timed[label] = min(cpu_ms(request, app, url, CPU_REQUESTS) for _ in range(CPU_ROUNDS))
     print(json.dumps(timed))
+
+
+def cpu_ms(request, app, url: str, requests: int) -> float:
+    """The CPU of one request (ms), over `requests` of them after WARMUP not timed."""
+    for _ in range(WARMUP):
+        request(app, url)
+    started = time.process_time()
+    for _ in range(requests):
+        request(app, url)
+    return (time.process_time() - started) * 1000 / requests
 
 
 if __name__ == "__main__":

@@ -30,9 +30,9 @@ comparison.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -43,7 +43,6 @@ import instructions  # noqa: E402 - after the path: bench/instructions.py, the r
 
 REQUESTS = int(os.environ.get("BENCH_CPU_REQUESTS", "200"))
 ROUNDS = int(os.environ.get("BENCH_CPU_ROUNDS", "5"))
-WARMUP = 30
 NOTHING = "/bench/nothing"
 TODAY_BY_HAND = "/bench/today-by-hand"
 LISTS = [
@@ -91,19 +90,6 @@ def replaced(owner, name: str, make: Callable) -> Iterator[None]:
         setattr(owner, name, original)
 
 
-def kept_once(function: Callable) -> Callable:
-    """`function` answering each distinct call once, from memory afterwards."""
-    memory: dict = {}
-
-    def call(*args, **kwargs):
-        key = (args, tuple(sorted(kwargs.items())))
-        if key not in memory:
-            memory[key] = function(*args, **kwargs)
-        return memory[key]
-
-    return call
-
-
 def layers() -> list[tuple[str, Callable[[], contextlib.AbstractContextManager]]]:
     from rest_framework.views import APIView
     from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -133,7 +119,7 @@ def layers() -> list[tuple[str, Callable[[], contextlib.AbstractContextManager]]
         return replaced(JWTAuthentication, "get_validated_token", make)
 
     def membership_kept():
-        return replaced(workspaces.selectors, "memberships_with_user", kept_once)
+        return replaced(workspaces.selectors, "memberships_with_user", functools.cache)
 
     def none_of_them():
         stack = contextlib.ExitStack()
@@ -229,16 +215,6 @@ def _today_by_hand():
     return TodayByHand.as_view()
 
 
-def cpu_ms(request: Callable, app, url: str) -> float:
-    """The CPU of one request, over REQUESTS of them after a warm-up."""
-    for _ in range(WARMUP):
-        request(app, url)
-    started = time.process_time()
-    for _ in range(REQUESTS):
-        request(app, url)
-    return (time.process_time() - started) * 1000 / REQUESTS
-
-
 def main() -> None:
     _, bare, request = instructions.setup()
     from django.core.handlers.wsgi import WSGIHandler
@@ -256,11 +232,11 @@ def main() -> None:
                 if layer is None:
                     if bare_path is None:
                         continue  # no baseline answers nothing
-                    ms = cpu_ms(request, bare, bare_path)
+                    ms = instructions.cpu_ms(request, bare, bare_path, REQUESTS)
                 else:
                     with layer():
                         app = WSGIHandler()  # its middleware chain from the settings of now
-                        ms = cpu_ms(request, app, path)
+                        ms = instructions.cpu_ms(request, app, path, REQUESTS)
                 best[label][n] = min(best[label][n], ms)
     served = best["as served"]
     print(f"CPU per request, ms (best of {ROUNDS} rounds of {REQUESTS}; against as served)")
